@@ -1,0 +1,1 @@
+//! The high-level async WhatsApp Web client. Under construction: see docs/roadmap.md.

@@ -1,0 +1,1 @@
+//! WABinary: the binary XML-like node format of the WhatsApp Web protocol.

@@ -1,0 +1,1 @@
+//! The Signal protocol as WhatsApp uses it.

@@ -1,0 +1,1 @@
+//! A local WhatsApp-protocol server with virtual phones, for tests and demos. Under construction: see docs/roadmap.md.
