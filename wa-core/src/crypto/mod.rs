@@ -6,6 +6,7 @@
 mod aes_modes;
 mod curve;
 mod hashes;
+pub mod media;
 mod xeddsa;
 
 pub use aes_modes::{
