@@ -451,4 +451,32 @@ mod tests {
             Err(FrameError::TooLarge { .. })
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoder_reassembles_any_stream_cut_anywhere(
+            payloads in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..300), 1..6),
+            routing in proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..40)),
+            cuts in proptest::collection::vec(0usize..2000, 0..12),
+        ) {
+            let mut enc = FrameEncoder::client(routing.as_deref()).unwrap();
+            let mut wire = Vec::new();
+            for p in &payloads {
+                enc.encode_into(p, &mut wire).unwrap();
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (wire.len() + 1)).collect();
+            cuts.push(wire.len());
+            cuts.sort_unstable();
+            let mut dec = FrameDecoder::expecting_intro();
+            let mut frames = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                dec.push(&wire[from..cut]);
+                from = cut;
+                frames.extend(drain(&mut dec));
+            }
+            proptest::prop_assert_eq!(frames, payloads);
+            proptest::prop_assert_eq!(dec.routing_info(), routing.as_deref());
+        }
+    }
 }
