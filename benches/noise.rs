@@ -1,7 +1,7 @@
 //! Noise transport and handshake costs: sealing and opening one frame at several sizes, and
 //! a complete XX handshake (both roles, certificate verification included).
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::hint::black_box;
