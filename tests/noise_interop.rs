@@ -226,6 +226,33 @@ fn baileys_initiator_with_edge_routing_prefix_is_accepted() {
     run_against_baileys(&keys(3), Some(b"\x08\x02\x10\x05routing"));
 }
 
+#[test]
+fn our_server_decoder_reads_baileys_intro_and_hello_cut_at_every_point() {
+    let keys = keys(6);
+    let mut peer = NodePeer::start("noise-peer.mjs", &[]);
+    let wire = hexs(
+        &call(
+            &mut peer,
+            json!({"op": "start", "ephemeral": hx(keys.client_ephemeral.private),
+                   "static": hx(keys.client_static.private), "routing": hx(b"edge-route")}),
+        )["wire"],
+    );
+    for split in 0..=wire.len() {
+        let mut dec = FrameDecoder::expecting_intro();
+        dec.push(&wire[..split]);
+        let mut frames: Vec<Vec<u8>> = std::iter::from_fn(|| dec.next_frame().unwrap()).collect();
+        dec.push(&wire[split..]);
+        frames.extend(std::iter::from_fn(|| dec.next_frame().unwrap()));
+        assert_eq!(frames.len(), 1, "split at {split}");
+        assert_eq!(dec.routing_info(), Some(&b"edge-route"[..]));
+        let hello = proto::HandshakeMessage::decode(&frames[0][..]).unwrap();
+        assert_eq!(
+            hello.client_hello.unwrap().ephemeral.unwrap(),
+            keys.client_ephemeral.public.to_vec()
+        );
+    }
+}
+
 /// Baileys' handshake with a server chain not signed by the root it trusts.
 fn baileys_server_hello_with_whatsapp_root(keys: &Keys) -> Value {
     let mut peer = NodePeer::start("noise-peer.mjs", &[]);
