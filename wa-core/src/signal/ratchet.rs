@@ -2,7 +2,10 @@
 //! root-key ratchet, symmetric chains and message keys, with the exact KDF labels
 //! (protocol notes §12.3, §12.4, §12.7).
 
-use crate::crypto::{KeyPair, hkdf_sha256, hmac_sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::crypto::{KeyPair, hkdf_sha256};
 
 use super::keys::PublicKey;
 
@@ -16,18 +19,25 @@ pub(crate) struct ChainKey {
 }
 
 impl ChainKey {
-    /// The seed of message key `index`: HMAC(chain key, 0x01).
-    pub fn message_seed(&self) -> [u8; 32] {
-        hmac_sha256(&self.key, &[0x01])
-    }
-
-    /// The next chain key: HMAC(chain key, 0x02).
-    pub fn next(&self) -> ChainKey {
-        ChainKey {
-            key: hmac_sha256(&self.key, &[0x02]),
+    /// One chain step: the seed of message key `index`, HMAC(chain key, 0x01), and the next
+    /// chain key, HMAC(chain key, 0x02). The keyed HMAC state is computed once for both
+    /// (this is the per-message hot path).
+    pub fn step(&self) -> ([u8; 32], ChainKey) {
+        let mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let seed = keyed(&mac, 0x01);
+        let next = ChainKey {
+            key: keyed(&mac, 0x02),
             index: self.index.wrapping_add(1),
-        }
+        };
+        (seed, next)
     }
+}
+
+fn keyed(mac: &Hmac<Sha256>, byte: u8) -> [u8; 32] {
+    let mut mac = mac.clone();
+    mac.update(&[byte]);
+    mac.finalize().into_bytes().into()
 }
 
 /// The keys of one pairwise message: AES-256 key, HMAC key, CBC IV.
@@ -183,14 +193,14 @@ mod tests {
     }
 
     #[test]
-    fn chain_steps_use_distinct_seeds_for_message_and_chain() {
+    fn chain_step_derives_message_seed_with_0x01_and_next_key_with_0x02() {
         let c = ChainKey {
             key: [7; 32],
-            index: 0,
+            index: 4,
         };
-        let n = c.next();
-        assert_eq!(n.index, 1);
-        assert_ne!(n.key, c.message_seed());
-        assert_eq!(n.key, hmac_sha256(&[7; 32], &[2]));
+        let (seed, next) = c.step();
+        assert_eq!(next.index, 5);
+        assert_eq!(seed, crate::crypto::hmac_sha256(&[7; 32], &[1]));
+        assert_eq!(next.key, crate::crypto::hmac_sha256(&[7; 32], &[2]));
     }
 }

@@ -145,8 +145,9 @@ impl SenderKeyRecord {
             .find(|s| s.signing_private.is_some())
             .ok_or_else(|| SignalError::NoSenderKey(String::new()))?;
         let iteration = state.chain.index;
-        let keys = SenderMessageKeys::derive(&state.chain.message_seed());
-        state.chain = state.chain.next();
+        let (seed, next) = state.chain.step();
+        let keys = SenderMessageKeys::derive(&seed);
+        state.chain = next;
         let ciphertext = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
         let mut random = [0u8; 64];
         rng.fill_bytes(&mut random);
@@ -256,12 +257,11 @@ fn take_seed(state: &mut SenderKeyState, iteration: u32) -> Result<[u8; 32], Sig
         if state.skipped.len() >= MAX_SKIPPED_KEYS {
             state.skipped.pop_front();
         }
-        state
-            .skipped
-            .push_back((state.chain.index, state.chain.message_seed()));
-        state.chain = state.chain.next();
+        let (seed, next) = state.chain.step();
+        state.skipped.push_back((state.chain.index, seed));
+        state.chain = next;
     }
-    let seed = state.chain.message_seed();
-    state.chain = state.chain.next();
+    let (seed, next) = state.chain.step();
+    state.chain = next;
     Ok(seed)
 }

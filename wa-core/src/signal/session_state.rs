@@ -131,10 +131,10 @@ impl SessionState {
     /// Encrypts with the next sending message key. While the peer has not answered, the
     /// result is a `pkmsg`.
     pub fn encrypt(&mut self, plaintext: &[u8]) -> CiphertextMessage {
-        let seed = self.sender.chain.message_seed();
         let counter = self.sender.chain.index;
+        let (seed, next) = self.sender.chain.step();
         let keys = MessageKeys::derive(&seed);
-        self.sender.chain = self.sender.chain.next();
+        self.sender.chain = next;
         let ciphertext = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
         let message = WhisperMessage::new(
             &keys.mac_key,
@@ -250,10 +250,9 @@ fn push_skipped(chain: &mut ReceiverChain) {
     if chain.skipped.len() >= MAX_SKIPPED_KEYS {
         chain.skipped.pop_front();
     }
-    chain
-        .skipped
-        .push_back((chain.chain.index, chain.chain.message_seed()));
-    chain.chain = chain.chain.next();
+    let (seed, next) = chain.chain.step();
+    chain.skipped.push_back((chain.chain.index, seed));
+    chain.chain = next;
 }
 
 /// The message key seed for `counter`: a kept skipped key (used once) or the chain advanced
@@ -275,7 +274,7 @@ fn take_message_seed(chain: &mut ReceiverChain, counter: u32) -> Result<[u8; 32]
     while chain.chain.index < counter {
         push_skipped(chain);
     }
-    let seed = chain.chain.message_seed();
-    chain.chain = chain.chain.next();
+    let (seed, next) = chain.chain.step();
+    chain.chain = next;
     Ok(seed)
 }
