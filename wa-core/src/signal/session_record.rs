@@ -102,7 +102,8 @@ impl SessionRecord {
             .find(|s| s.base_key == *base_key)
     }
 
-    /// Encrypts with the current session.
+    /// Encrypts with the current session. Without one: [`SignalError::NoSession`] with an
+    /// empty address (the record does not know it; [`super::session::encrypt`] fills it in).
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage, SignalError> {
         let state = self
             .current
