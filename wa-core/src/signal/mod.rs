@@ -57,6 +57,7 @@ mod memory_store;
 mod message;
 mod padding;
 mod ratchet;
+mod receiving_chain;
 mod record_format;
 mod sender_key;
 pub mod session;
@@ -84,9 +85,10 @@ pub use message::{
     SenderKeyDistributionMessage, SenderKeyMessage, WhisperMessage,
 };
 pub use padding::{pad_message, unpad_message};
+pub use receiving_chain::{MAX_FORWARD_JUMP, MAX_SKIPPED_KEYS};
 pub use sender_key::{MAX_SENDER_KEY_STATES, SenderKeyRecord};
 pub use session_record::{MAX_PREVIOUS_SESSIONS, SessionRecord};
-pub use session_state::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS};
+pub use session_state::MAX_RECEIVER_CHAINS;
 pub use store::{
     Direction, IdentityChange, IdentityKeyStore, PreKeyStore, SenderKeyStore, SessionStore,
     SignalStore, SignedPreKeyStore,

@@ -10,9 +10,9 @@ use super::SignalError;
 use super::keys::PublicKey;
 use super::message::{SenderKeyDistributionMessage, SenderKeyMessage};
 use super::ratchet::{ChainKey, SenderMessageKeys};
+use super::receiving_chain::ReceivingChain;
 use super::record_format::{self, bytes32, public_key};
 use super::session_record::skipped_from_wire;
-use super::session_state::{MAX_FORWARD_JUMP, MAX_SKIPPED_KEYS};
 use super::wire;
 use crate::crypto::{KeyPair, aes256_cbc_decrypt, aes256_cbc_encrypt};
 
@@ -22,13 +22,12 @@ pub const MAX_SENDER_KEY_STATES: usize = 5;
 #[derive(Clone, PartialEq, Eq)]
 struct SenderKeyState {
     key_id: u32,
-    /// `index` is the iteration of the next message key.
-    chain: ChainKey,
+    /// The chain (its `index` is the iteration of the next message key) and the keys of
+    /// skipped iterations. Our own sending states never skip.
+    keys: ReceivingChain,
     signing_public: PublicKey,
     /// Present only for our own sending states.
     signing_private: Option<[u8; 32]>,
-    /// (iteration, message key seed), oldest first.
-    skipped: VecDeque<(u32, [u8; 32])>,
 }
 
 /// The sender keys of one group sender. Store it with [`SenderKeyRecord::serialize`].
@@ -80,13 +79,12 @@ impl SenderKeyRecord {
         let signing = KeyPair::generate(rng);
         let state = SenderKeyState {
             key_id: rng.next_u32() & 0x7FFF_FFFF,
-            chain: ChainKey {
+            keys: ReceivingChain::new(ChainKey {
                 key: chain_key,
                 index: 0,
-            },
+            }),
             signing_public: PublicKey::from(&signing),
             signing_private: Some(signing.private),
-            skipped: VecDeque::new(),
         };
         let message = SenderKeyDistributionMessage {
             key_id: state.key_id,
@@ -104,8 +102,8 @@ impl SenderKeyRecord {
         let state = self.states.iter().find(|s| s.signing_private.is_some())?;
         Some(SenderKeyDistributionMessage {
             key_id: state.key_id,
-            iteration: state.chain.index,
-            chain_key: state.chain.key,
+            iteration: state.keys.chain.index,
+            chain_key: state.keys.chain.key,
             signing_key: state.signing_public,
         })
     }
@@ -122,13 +120,12 @@ impl SenderKeyRecord {
         }
         self.push_state(SenderKeyState {
             key_id: message.key_id,
-            chain: ChainKey {
+            keys: ReceivingChain::new(ChainKey {
                 key: message.chain_key,
                 index: message.iteration,
-            },
+            }),
             signing_public: message.signing_key,
             signing_private: None,
-            skipped: VecDeque::new(),
         });
     }
 
@@ -144,10 +141,10 @@ impl SenderKeyRecord {
             .iter_mut()
             .find(|s| s.signing_private.is_some())
             .ok_or_else(|| SignalError::NoSenderKey(String::new()))?;
-        let iteration = state.chain.index;
-        let (seed, next) = state.chain.step();
+        let iteration = state.keys.chain.index;
+        let (seed, next) = state.keys.chain.step();
         let keys = SenderMessageKeys::derive(&seed);
-        state.chain = next;
+        state.keys.chain = next;
         let ciphertext = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
         let mut random = [0u8; 64];
         rng.fill_bytes(&mut random);
@@ -172,12 +169,11 @@ impl SenderKeyRecord {
         if !message.verify_signature(&state.signing_public) {
             return Err(SignalError::BadSignature);
         }
-        let mut attempt = state.clone();
-        let seed = take_seed(&mut attempt, message.iteration)?;
-        let keys = SenderMessageKeys::derive(&seed);
+        let lookup = state.keys.lookup(message.iteration)?;
+        let keys = SenderMessageKeys::derive(&lookup.seed);
         let plaintext = aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, &message.ciphertext)
             .map_err(|_| SignalError::BadCiphertext)?;
-        *state = attempt;
+        state.keys.consume(lookup);
         Ok(plaintext)
     }
 
@@ -189,11 +185,12 @@ impl SenderKeyRecord {
                 .iter()
                 .map(|s| wire::SenderKeyStateRecord {
                     key_id: Some(s.key_id),
-                    iteration: Some(s.chain.index),
-                    chain_key: Some(s.chain.key.to_vec().into()),
+                    iteration: Some(s.keys.chain.index),
+                    chain_key: Some(s.keys.chain.key.to_vec().into()),
                     signing_public: Some(s.signing_public.as_bytes().to_vec().into()),
                     signing_private: s.signing_private.map(|p| p.to_vec().into()),
                     skipped: s
+                        .keys
                         .skipped
                         .iter()
                         .map(|(index, seed)| wire::SkippedKeyRecord {
@@ -218,9 +215,12 @@ impl SenderKeyRecord {
             .map(|s| {
                 Ok(SenderKeyState {
                     key_id: s.key_id.ok_or(SignalError::MissingField("key_id"))?,
-                    chain: ChainKey {
-                        key: bytes32(s.chain_key.as_deref(), "chain_key")?,
-                        index: s.iteration.unwrap_or(0),
+                    keys: ReceivingChain {
+                        chain: ChainKey {
+                            key: bytes32(s.chain_key.as_deref(), "chain_key")?,
+                            index: s.iteration.unwrap_or(0),
+                        },
+                        skipped: skipped_from_wire(&s.skipped)?,
                     },
                     signing_public: public_key(s.signing_public.as_deref(), "signing_public")?,
                     signing_private: s
@@ -228,40 +228,9 @@ impl SenderKeyRecord {
                         .as_deref()
                         .map(|p| bytes32(Some(p), "signing_private"))
                         .transpose()?,
-                    skipped: skipped_from_wire(&s.skipped)?,
                 })
             })
             .collect::<Result<_, SignalError>>()?;
         Ok(SenderKeyRecord { states })
     }
-}
-
-fn take_seed(state: &mut SenderKeyState, iteration: u32) -> Result<[u8; 32], SignalError> {
-    if iteration < state.chain.index {
-        let position = state
-            .skipped
-            .iter()
-            .position(|(i, _)| *i == iteration)
-            .ok_or(SignalError::DuplicateMessage(iteration))?;
-        let (_, seed) = state.skipped.remove(position).unwrap_or((0, [0; 32]));
-        return Ok(seed);
-    }
-    let jump = iteration - state.chain.index;
-    if jump > MAX_FORWARD_JUMP {
-        return Err(SignalError::TooFarAhead {
-            counter: iteration,
-            jump,
-        });
-    }
-    while state.chain.index < iteration {
-        if state.skipped.len() >= MAX_SKIPPED_KEYS {
-            state.skipped.pop_front();
-        }
-        let (seed, next) = state.chain.step();
-        state.skipped.push_back((state.chain.index, seed));
-        state.chain = next;
-    }
-    let (seed, next) = state.chain.step();
-    state.chain = next;
-    Ok(seed)
 }

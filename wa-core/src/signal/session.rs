@@ -131,9 +131,8 @@ where
     let mut record: SessionRecord = store.load_session(address).await?.unwrap_or_default();
 
     if let Some(state) = record.state_with_base_key(&message.base_key) {
-        let mut attempt = state.clone();
-        let plaintext = attempt.decrypt(&message.message, rng)?;
-        *state = attempt;
+        // Changes the state only on success.
+        let plaintext = state.decrypt(&message.message, rng)?;
         store.store_session(address, &record).await?;
         return Ok(plaintext);
     }

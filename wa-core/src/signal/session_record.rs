@@ -10,9 +10,10 @@ use super::SignalError;
 use super::keys::PublicKey;
 use super::message::{CiphertextMessage, WhisperMessage};
 use super::ratchet::ChainKey;
+use super::receiving_chain::{MAX_SKIPPED_KEYS, ReceivingChain};
 use super::record_format::{self, bytes32, key_pair, public_key};
 use super::session_state::{
-    MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS, PendingPreKey, ReceiverChain, SenderChain, SessionState,
+    MAX_RECEIVER_CHAINS, PendingPreKey, ReceiverChain, SenderChain, SessionState,
 };
 use super::wire;
 
@@ -122,12 +123,9 @@ impl SessionRecord {
         let mut first_error = None;
         let candidates = self.current.iter_mut().chain(self.previous.iter_mut());
         for state in candidates {
-            let mut attempt = state.clone();
-            match attempt.decrypt(message, rng) {
-                Ok(plaintext) => {
-                    *state = attempt;
-                    return Ok(plaintext);
-                }
+            // `SessionState::decrypt` changes the state only when it succeeds.
+            match state.decrypt(message, rng) {
+                Ok(plaintext) => return Ok(plaintext),
                 // A MAC failure usually only means "not this session"; any other error
                 // (a replay, say) is more telling, so report the first of those.
                 Err(SignalError::InvalidMac) => {}
@@ -203,7 +201,7 @@ fn state_to_wire(state: &SessionState) -> wire::SessionStateRecord {
         receiver_chains: state
             .receivers
             .iter()
-            .map(|c| chain_to_wire(&c.ratchet_key, None, &c.chain, &c.skipped))
+            .map(|c| chain_to_wire(&c.ratchet_key, None, &c.keys.chain, &c.keys.skipped))
             .collect(),
         previous_counter: Some(state.previous_counter),
         pending_pre_key: state
@@ -269,8 +267,10 @@ fn state_from_wire(data: &wire::SessionStateRecord) -> Result<SessionState, Sign
             .map(|c| {
                 Ok(ReceiverChain {
                     ratchet_key: public_key(c.ratchet_key.as_deref(), "ratchet_key")?,
-                    chain: chain_key_from_wire(c)?,
-                    skipped: skipped_from_wire(&c.skipped)?,
+                    keys: ReceivingChain {
+                        chain: chain_key_from_wire(c)?,
+                        skipped: skipped_from_wire(&c.skipped)?,
+                    },
                 })
             })
             .collect::<Result<_, SignalError>>()?,

@@ -1,20 +1,15 @@
 //! One double-ratchet session with one peer device: set up by X3DH (either side), then
 //! encrypting and decrypting with skipped-message keys kept within fixed bounds.
 
-use std::collections::VecDeque;
-
 use rand_core::{CryptoRng, RngCore};
 
 use super::SignalError;
 use super::keys::{IdentityKeyPair, PreKeyBundle, PreKeyRecord, PublicKey, SignedPreKeyRecord};
 use super::message::{CiphertextKind, CiphertextMessage, PreKeyWhisperMessage, WhisperMessage};
 use super::ratchet::{ChainKey, MessageKeys, root_step, x3dh_initiator, x3dh_responder};
+use super::receiving_chain::ReceivingChain;
 use crate::crypto::{KeyPair, aes256_cbc_decrypt, aes256_cbc_encrypt};
 
-/// Most message keys kept per receiving chain for messages that have not arrived yet.
-pub const MAX_SKIPPED_KEYS: usize = 2000;
-/// Furthest a message counter may be ahead of its chain (same bound as libsignal-node).
-pub const MAX_FORWARD_JUMP: u32 = 2000;
 /// Most receiving chains kept per session; older ones (and their skipped keys) are dropped.
 pub const MAX_RECEIVER_CHAINS: usize = 5;
 
@@ -37,9 +32,7 @@ pub(crate) struct SenderChain {
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct ReceiverChain {
     pub ratchet_key: PublicKey,
-    pub chain: ChainKey,
-    /// (counter, message key seed), oldest first.
-    pub skipped: VecDeque<(u32, [u8; 32])>,
+    pub keys: ReceivingChain,
 }
 
 /// The state of one session.
@@ -165,27 +158,43 @@ impl SessionState {
         }
     }
 
-    /// Decrypts in place. On error `self` may be partly advanced: callers work on a copy.
+    /// Decrypts, updating the state only on success: on any error `self` is unchanged.
     pub fn decrypt<R: RngCore + CryptoRng>(
         &mut self,
         message: &WhisperMessage,
         rng: &mut R,
     ) -> Result<Vec<u8>, SignalError> {
-        let position = match self
+        if let Some(position) = self
             .receivers
             .iter()
             .position(|c| c.ratchet_key == message.ratchet_key)
         {
-            Some(position) => position,
-            None => self.step_ratchet(&message.ratchet_key, message.previous_counter, rng)?,
-        };
-        let seed = take_message_seed(&mut self.receivers[position], message.counter)?;
-        let keys = MessageKeys::derive(&seed);
+            return self.decrypt_on_chain(position, message);
+        }
+        // A new peer ratchet key: step a copy of the ratchet and keep it only if the
+        // message then verifies.
+        let mut stepped = self.clone();
+        let position = stepped.step_ratchet(&message.ratchet_key, message.previous_counter, rng)?;
+        let plaintext = stepped.decrypt_on_chain(position, message)?;
+        *self = stepped;
+        Ok(plaintext)
+    }
+
+    /// Decrypts with receiving chain `position`; consumes the message key only on success.
+    fn decrypt_on_chain(
+        &mut self,
+        position: usize,
+        message: &WhisperMessage,
+    ) -> Result<Vec<u8>, SignalError> {
+        let chain = &mut self.receivers[position].keys;
+        let lookup = chain.lookup(message.counter)?;
+        let keys = MessageKeys::derive(&lookup.seed);
         if !message.verify_mac(&keys.mac_key, &self.remote_identity, &self.local_identity) {
             return Err(SignalError::InvalidMac);
         }
         let plaintext = aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, &message.ciphertext)
             .map_err(|_| SignalError::BadCiphertext)?;
+        chain.consume(lookup);
         // The peer has our session: stop sending prekey messages.
         self.pending_pre_key = None;
         Ok(plaintext)
@@ -200,7 +209,7 @@ impl SessionState {
     ) -> Result<usize, SignalError> {
         // Keep the keys of messages still in flight on the peer's previous chain.
         if let Some(last) = self.receivers.last_mut() {
-            fill_skipped(last, previous_counter)?;
+            last.keys.fill_through(previous_counter)?;
         }
         let (root_key, receiving) = root_step(&self.root_key, &self.sender.ratchet, their_ratchet);
         let ratchet = KeyPair::generate(rng);
@@ -216,65 +225,8 @@ impl SessionState {
         }
         self.receivers.push(ReceiverChain {
             ratchet_key: *their_ratchet,
-            chain: receiving,
-            skipped: VecDeque::new(),
+            keys: ReceivingChain::new(receiving),
         });
         Ok(self.receivers.len() - 1)
     }
-}
-
-/// Stores the keys of counters up to and including `last` on a chain being closed. The
-/// bound is inclusive because peers differ on whether `previous_counter` is the last index
-/// used or the count of messages sent.
-fn fill_skipped(chain: &mut ReceiverChain, last: u32) -> Result<(), SignalError> {
-    if last < chain.chain.index {
-        return Ok(());
-    }
-    let jump = last - chain.chain.index;
-    if jump >= MAX_FORWARD_JUMP {
-        return Err(SignalError::TooFarAhead {
-            counter: last,
-            jump,
-        });
-    }
-    while chain.chain.index <= last {
-        push_skipped(chain);
-        if chain.chain.index == 0 {
-            break; // wrapped at u32::MAX; nothing further to keep
-        }
-    }
-    Ok(())
-}
-
-fn push_skipped(chain: &mut ReceiverChain) {
-    if chain.skipped.len() >= MAX_SKIPPED_KEYS {
-        chain.skipped.pop_front();
-    }
-    let (seed, next) = chain.chain.step();
-    chain.skipped.push_back((chain.chain.index, seed));
-    chain.chain = next;
-}
-
-/// The message key seed for `counter`: a kept skipped key (used once) or the chain advanced
-/// to it, keeping the keys it passes.
-fn take_message_seed(chain: &mut ReceiverChain, counter: u32) -> Result<[u8; 32], SignalError> {
-    if counter < chain.chain.index {
-        let position = chain
-            .skipped
-            .iter()
-            .position(|(i, _)| *i == counter)
-            .ok_or(SignalError::DuplicateMessage(counter))?;
-        let (_, seed) = chain.skipped.remove(position).unwrap_or((0, [0; 32]));
-        return Ok(seed);
-    }
-    let jump = counter - chain.chain.index;
-    if jump > MAX_FORWARD_JUMP {
-        return Err(SignalError::TooFarAhead { counter, jump });
-    }
-    while chain.chain.index < counter {
-        push_skipped(chain);
-    }
-    let (seed, next) = chain.chain.step();
-    chain.chain = next;
-    Ok(seed)
 }
