@@ -10,8 +10,9 @@ use common::interop::NodePeer;
 use rand::rngs::OsRng;
 use serde_json::{Value, json};
 use wa_core::signal::{
-    CiphertextKind, InMemorySignalStore, PreKeyBundle, ProtocolAddress, PublicKey,
-    SenderKeyDistributionMessage, SenderKeyName, SessionStore, SignalError, group, session,
+    CiphertextKind, InMemorySignalStore, PreKeyBundle, PreKeyWhisperMessage, ProtocolAddress,
+    PublicKey, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyName, SessionStore,
+    SignalError, group, session,
 };
 
 /// The in-memory store never waits, so one poll completes every call.
@@ -51,11 +52,12 @@ impl Pair {
         }
     }
 
-    /// A fresh bundle of ours, handed to node, which starts a session to us.
-    fn node_initiates(&mut self, id: u32) {
+    /// A fresh bundle of ours (with or without a one-time prekey), handed to node, which
+    /// starts a session to us.
+    fn node_initiates(&mut self, id: u32, with_one_time: bool) {
         let b = self.us.new_prekey_bundle(id, &mut OsRng);
         let (pre_id, pre_key) = b.pre_key.unwrap();
-        let bundle = json!({
+        let mut bundle = json!({
             "registrationId": b.registration_id,
             "identityKey": hex::encode(b.identity_key.serialize()),
             "signedPreKey": {
@@ -65,6 +67,9 @@ impl Pair {
             },
             "preKey": { "keyId": pre_id, "publicKey": hex::encode(pre_key.serialize()) },
         });
+        if !with_one_time {
+            bundle.as_object_mut().unwrap().remove("preKey");
+        }
         let answer = self.node.call(&json!({
             "op": "process", "name": OUR_NAME, "device": OUR_DEVICE, "bundle": bundle,
         }));
@@ -193,7 +198,7 @@ impl Pair {
 #[test]
 fn libsignal_node_initiates_and_we_converse_and_survive_a_new_session() {
     let mut p = Pair::new();
-    p.node_initiates(1);
+    p.node_initiates(1, true);
     let first = p.node_encrypts("hello from libsignal");
     assert_eq!(first.kind, CiphertextKind::Pkmsg);
     let second = p.node_encrypts("second pkmsg");
@@ -206,11 +211,18 @@ fn libsignal_node_initiates_and_we_converse_and_survive_a_new_session() {
     assert_eq!(p.node_encrypts("after reply").kind, CiphertextKind::Msg);
     p.converse("a");
 
-    // Node holds one message of the old session back and starts over from a new bundle.
+    // Node holds one message of the old session back and starts over from a new bundle
+    // without a one-time prekey.
     let held = p.node_encrypts("old session, late");
-    p.node_initiates(2);
+    p.node_initiates(2, false);
     let fresh = p.node_encrypts("new session");
     assert_eq!(fresh.kind, CiphertextKind::Pkmsg);
+    assert_eq!(
+        PreKeyWhisperMessage::decode(&fresh.body)
+            .unwrap()
+            .pre_key_id,
+        None
+    );
     p.we_decrypt(&fresh);
     p.we_decrypt(&held);
     let ours = p.we_encrypt("on the new session");
@@ -270,7 +282,7 @@ fn we_initiate_to_libsignal_node_and_converse_and_survive_a_new_session() {
     );
     assert_eq!(p.stored(), before);
     // Recovery as on WhatsApp (retry receipt -> new bundle): node starts a fresh session.
-    p.node_initiates(3);
+    p.node_initiates(3, true);
     let again = p.node_encrypts("recovered");
     assert_eq!(again.kind, CiphertextKind::Pkmsg);
     p.we_decrypt(&again);
@@ -309,6 +321,17 @@ fn baileys_sender_key_messages_decrypt_here() {
             (text, hex::decode(a["body"].as_str().unwrap()).unwrap())
         })
         .collect();
+    // Baileys' encrypt skips an iteration after the first message (protocol notes §12.7),
+    // so this also exercises skipped keys on our side.
+    let iterations: Vec<u32> = messages
+        .iter()
+        .map(|(_, body)| SenderKeyMessage::decode(body).unwrap().iteration)
+        .collect();
+    assert_ne!(
+        iterations,
+        (0..10).collect::<Vec<u32>>(),
+        "Baileys' iteration gaps"
+    );
     // In order for the first half, the rest reversed.
     for (text, body) in messages[..5].iter().chain(messages[5..].iter().rev()) {
         let plain = run(group::decrypt(&us, &name, body)).unwrap_or_else(|e| panic!("{text}: {e}"));
