@@ -157,8 +157,8 @@ impl SenderKeyRecord {
     }
 
     /// Decrypts an `skmsg`. Skipped iterations keep their keys (at most
-    /// [`MAX_SKIPPED_KEYS`]), so out-of-order delivery and senders that skip iterations
-    /// (Baileys) both work. On error the record is unchanged.
+    /// [`MAX_SKIPPED_KEYS`](super::MAX_SKIPPED_KEYS)), so out-of-order delivery and senders
+    /// that skip iterations (Baileys) both work. On error the record is unchanged.
     pub fn decrypt(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, SignalError> {
         let message = SenderKeyMessage::decode(ciphertext)?;
         let state = self
