@@ -411,6 +411,26 @@ fn reestablished_session_keeps_the_old_one_for_late_messages() {
 }
 
 #[test]
+fn simultaneous_initiation_still_delivers_both_ways() {
+    let mut rng = rng();
+    let (alice, bob) = peers(&mut rng);
+    connect(&alice, &bob, &mut rng);
+    connect(&bob, &alice, &mut rng);
+    let from_alice = send(&alice, &bob, b"a1");
+    let from_bob = send(&bob, &alice, b"b1");
+    assert_eq!(receive(&bob, &alice, &from_alice, &mut rng).unwrap(), b"a1");
+    assert_eq!(receive(&alice, &bob, &from_bob, &mut rng).unwrap(), b"b1");
+    // Each side now sends on the session the other started; the receiver finds it among
+    // its previous sessions.
+    for i in 0..5u8 {
+        let m = send(&alice, &bob, &[i]);
+        assert_eq!(receive(&bob, &alice, &m, &mut rng).unwrap(), [i]);
+        let r = send(&bob, &alice, &[i + 100]);
+        assert_eq!(receive(&alice, &bob, &r, &mut rng).unwrap(), [i + 100]);
+    }
+}
+
+#[test]
 fn repeated_pkmsg_of_one_session_reuses_it() {
     let mut rng = rng();
     let (alice, bob) = peers(&mut rng);
