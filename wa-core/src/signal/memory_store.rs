@@ -55,8 +55,9 @@ impl InMemorySignalStore {
     }
 
     /// Makes, stores and returns a bundle for this device: a fresh signed prekey and a
-    /// fresh one-time prekey, both with id `id`. Handy for tests and examples; a real
-    /// client uploads its keys to the server instead.
+    /// fresh one-time prekey, both with id `id` (the bundle's `device_id` is 1: the store
+    /// does not know its device). Handy for tests and examples; a real client uploads its
+    /// keys to the server instead.
     pub fn new_prekey_bundle<R: RngCore + CryptoRng>(&self, id: u32, rng: &mut R) -> PreKeyBundle {
         let signed = SignedPreKeyRecord::generate(&self.identity, id, 0, rng);
         let one_time = PreKeyRecord {
