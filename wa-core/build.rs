@@ -90,6 +90,15 @@ fn generate_tokens() -> Result<(), Box<dyn std::error::Error>> {
         slots[h] = *code;
     }
     let max_len = entries.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
+    if max_len >= 64 {
+        return Err("tokens longer than 63 bytes do not fit the length filter".into());
+    }
+    // For each first byte, a bit per length that some token with that first byte has: most
+    // non-tokens (ids, JIDs, numbers, text) are rejected before hashing.
+    let mut first_byte_lens = [0u64; 256];
+    for (tok, _) in &entries {
+        first_byte_lens[usize::from(tok.as_bytes()[0])] |= 1u64 << tok.len();
+    }
 
     let mut out = String::new();
     writeln!(
@@ -105,6 +114,10 @@ fn generate_tokens() -> Result<(), Box<dyn std::error::Error>> {
         "/// The four double-byte dictionaries.\npub static DOUBLE_BYTE_TOKENS: [[&str; 256]; 4] = {double:?};"
     )?;
     writeln!(out, "static SLOTS: [u16; {}] = {slots:?};", slots.len())?;
+    writeln!(
+        out,
+        "static FIRST_BYTE_LENS: [u64; 256] = {first_byte_lens:?};"
+    )?;
     let dest = PathBuf::from(std::env::var("OUT_DIR")?).join("tokens.rs");
     std::fs::write(dest, out)?;
     Ok(())

@@ -43,14 +43,14 @@ pub enum DecodeError {
     EmptyFrame,
     /// The input ended inside an item.
     #[error("unexpected end of input at byte {0}")]
-    UnexpectedEof(usize),
+    UnexpectedEof(u32),
     /// A byte that cannot start a string here.
     #[error("invalid string tag 0x{tag:02x} at byte {at}")]
     InvalidStringTag {
         /// The tag byte.
         tag: u8,
         /// Its offset.
-        at: usize,
+        at: u32,
     },
     /// A node must start with a list header.
     #[error("invalid list tag 0x{tag:02x} at byte {at}")]
@@ -58,34 +58,34 @@ pub enum DecodeError {
         /// The tag byte.
         tag: u8,
         /// Its offset.
-        at: usize,
+        at: u32,
     },
     /// A node with list size 0 or an empty tag.
     #[error("invalid node at byte {0}: empty list or empty tag")]
-    InvalidNode(usize),
+    InvalidNode(u32),
     /// A nibble code 12..=14 in a nibble-packed string.
     #[error("invalid nibble {nibble} at byte {at}")]
     InvalidNibble {
         /// The 4-bit code.
         nibble: u8,
         /// The offset of its byte.
-        at: usize,
+        at: u32,
     },
     /// A `JID_PAIR` with an empty server.
     #[error("JID pair without server at byte {0}")]
-    InvalidJidPair(usize),
+    InvalidJidPair(u32),
     /// Nesting deeper than [`DecodeLimits::max_depth`].
     #[error("nesting deeper than {0}")]
-    TooDeep(usize),
+    TooDeep(u32),
     /// Bytes left after the node.
     #[error("{0} bytes left after the node")]
-    TrailingBytes(usize),
+    TrailingBytes(u32),
     /// The zlib body is corrupt or truncated.
-    #[error("zlib: {0}")]
-    Inflate(String),
+    #[error("corrupt or truncated zlib body")]
+    Inflate,
     /// The zlib body inflates to more than [`DecodeLimits::max_inflated_len`].
     #[error("inflated frame exceeds {0} bytes")]
-    InflatedTooLarge(usize),
+    InflatedTooLarge(u32),
 }
 
 /// Decodes one node from `data` (no flags byte), borrowing from it.
@@ -107,10 +107,12 @@ pub fn decode_with<'a>(data: &'a [u8], limits: &DecodeLimits) -> Result<NodeRef<
         pos: 0,
         max_depth: limits.max_depth,
     };
-    let node = d.read_node(0)?;
+    let mut top = Vec::with_capacity(1);
+    d.read_node_into(0, &mut top)?;
+    let node = top.pop().ok_or(DecodeError::InvalidNode(0))?;
     match data.len() - d.pos {
         0 => Ok(node),
-        n => Err(DecodeError::TrailingBytes(n)),
+        n => Err(DecodeError::TrailingBytes(off(n))),
     }
 }
 
@@ -155,7 +157,7 @@ fn inflate(input: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
     loop {
         if out.len() == out.capacity() {
             if out.len() > max {
-                return Err(DecodeError::InflatedTooLarge(max));
+                return Err(DecodeError::InflatedTooLarge(off(max)));
             }
             let room = (max + 1 - out.len()).min(out.len().max(64));
             out.reserve_exact(room);
@@ -166,9 +168,9 @@ fn inflate(input: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
             .min(input.len());
         let status = z
             .decompress_vec(&input[consumed..], &mut out, FlushDecompress::None)
-            .map_err(|e| DecodeError::Inflate(e.to_string()))?;
+            .map_err(|_| DecodeError::Inflate)?;
         if out.len() > max {
-            return Err(DecodeError::InflatedTooLarge(max));
+            return Err(DecodeError::InflatedTooLarge(off(max)));
         }
         match status {
             Status::StreamEnd => return Ok(out),
@@ -176,12 +178,37 @@ fn inflate(input: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
                 && out.len() == out_before
                 && out.len() < out.capacity() =>
             {
-                return Err(DecodeError::Inflate("truncated stream".into()));
+                return Err(DecodeError::Inflate);
             }
             _ => {}
         }
     }
 }
+
+/// An offset or size for an error (inputs past 4 GiB saturate).
+fn off(x: usize) -> u32 {
+    u32::try_from(x).unwrap_or(u32::MAX)
+}
+
+/// Packed strings of up to this many bytes unpack on the stack.
+const SMALL_PACKED: usize = 24;
+
+/// Marks an invalid 4-bit code in the pair tables.
+const INVALID: u8 = 0xff;
+
+/// The two characters a packed byte stands for; `0xF` in a nibble string is NUL (the filler,
+/// which the odd-length flag removes), 12..=14 are invalid.
+const fn pair_table(alphabet: &[u8; 16]) -> [[u8; 2]; 256] {
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [alphabet[b >> 4], alphabet[b & 0x0f]];
+        b += 1;
+    }
+    t
+}
+static NIBBLE_PAIRS: [[u8; 2]; 256] = pair_table(b"0123456789-.\xff\xff\xff\0");
+static HEX_PAIRS: [[u8; 2]; 256] = pair_table(b"0123456789ABCDEF");
 
 struct Decoder<'a> {
     data: &'a [u8],
@@ -195,7 +222,7 @@ impl<'a> Decoder<'a> {
         let b = *self
             .data
             .get(self.pos)
-            .ok_or(DecodeError::UnexpectedEof(self.pos))?;
+            .ok_or(DecodeError::UnexpectedEof(off(self.pos)))?;
         self.pos += 1;
         Ok(b)
     }
@@ -206,7 +233,7 @@ impl<'a> Decoder<'a> {
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.data.len())
-            .ok_or(DecodeError::UnexpectedEof(self.pos))?;
+            .ok_or(DecodeError::UnexpectedEof(off(self.pos)))?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -246,25 +273,31 @@ impl<'a> Decoder<'a> {
             LIST_16 => Ok(usize::from(self.u16()?)),
             _ => Err(DecodeError::InvalidListTag {
                 tag,
-                at: self.pos - 1,
+                at: off(self.pos - 1),
             }),
         }
     }
 
-    fn read_node(&mut self, depth: usize) -> Result<NodeRef<'a>, DecodeError> {
+    /// Reads one node and pushes it onto `out` (pushing in place saves moving the node
+    /// through a `Result` and again into the list).
+    fn read_node_into(
+        &mut self,
+        depth: usize,
+        out: &mut Vec<NodeRef<'a>>,
+    ) -> Result<(), DecodeError> {
         if depth > self.max_depth {
-            return Err(DecodeError::TooDeep(self.max_depth));
+            return Err(DecodeError::TooDeep(off(self.max_depth)));
         }
         let start = self.pos;
         let head = self.u8()?;
         let size = self.list_size(head)?;
         if size == 0 {
-            return Err(DecodeError::InvalidNode(start));
+            return Err(DecodeError::InvalidNode(off(start)));
         }
         let t = self.u8()?;
         let tag = self.read_text(t, depth)?;
-        if tag.is_empty() {
-            return Err(DecodeError::InvalidNode(start));
+        if tag.raw_bytes().is_empty() {
+            return Err(DecodeError::InvalidNode(off(start)));
         }
         let n_attrs = (size - 1) >> 1;
         // Each attribute takes at least two bytes.
@@ -284,7 +317,7 @@ impl<'a> Decoder<'a> {
                     // A child takes at least three bytes (list header, size, tag).
                     let mut children = Vec::with_capacity(n.min(self.remaining() / 3));
                     for _ in 0..n {
-                        children.push(self.read_node(depth + 1)?);
+                        self.read_node_into(depth + 1, &mut children)?;
                     }
                     Content::Nodes(children)
                 }
@@ -297,11 +330,12 @@ impl<'a> Decoder<'a> {
         } else {
             Content::None
         };
-        Ok(NodeRef {
+        out.push(NodeRef {
             tag,
             attrs,
             content,
-        })
+        });
+        Ok(())
     }
 
     /// Reads a string item whose tag byte `tag` was just consumed.
@@ -326,7 +360,7 @@ impl<'a> Decoder<'a> {
             INTEROP_JID => self.read_interop_jid(depth + 1),
             _ => Err(DecodeError::InvalidStringTag {
                 tag,
-                at: self.pos - 1,
+                at: off(self.pos - 1),
             }),
         }
     }
@@ -335,33 +369,83 @@ impl<'a> Decoder<'a> {
         let start = self.u8()?;
         let at = self.pos;
         let bytes = self.take(usize::from(start & 0x7f))?;
-        let table: &[u8; 16] = if tag == NIBBLE_8 {
-            b"0123456789-.\xff\xff\xff\0"
+        let table = if tag == NIBBLE_8 {
+            &NIBBLE_PAIRS
         } else {
-            b"0123456789ABCDEF"
+            &HEX_PAIRS
         };
         let mut chars = bytes.len() * 2;
         if start & 0x80 != 0 {
             chars = chars.saturating_sub(1);
         }
-        let mut out = TextBuf::new();
-        for (i, &b) in bytes.iter().enumerate() {
-            for (k, nibble) in [b >> 4, b & 0x0f].into_iter().enumerate() {
-                let c = table[usize::from(nibble)];
-                if c == 0xff {
-                    return Err(DecodeError::InvalidNibble { nibble, at: at + i });
+        // Short strings (the usual ids, numbers and JID users) unpack into a small stack
+        // buffer; long ones into an exact-size heap buffer.
+        let mut small = [0u8; 2 * SMALL_PACKED];
+        let mut large = Vec::new();
+        let out: &mut [u8] = if bytes.len() <= SMALL_PACKED {
+            &mut small[..]
+        } else {
+            large.resize(bytes.len() * 2, 0);
+            &mut large[..]
+        };
+        for ((i, &b), pair) in bytes.iter().enumerate().zip(out.chunks_exact_mut(2)) {
+            let [hi, lo] = table[usize::from(b)];
+            if hi == INVALID || lo == INVALID {
+                let nibble = if hi == INVALID { b >> 4 } else { b & 0x0f };
+                return Err(DecodeError::InvalidNibble {
+                    nibble,
+                    at: off(at + i),
+                });
+            }
+            pair[0] = hi;
+            pair[1] = lo;
+        }
+        Ok(Text::from_padded(out, chars))
+    }
+
+    /// Reads a JID's user (or server) straight into `out`: packed strings, the usual case,
+    /// unpack in place instead of through an intermediate [`Text`].
+    fn nested_into(&mut self, depth: usize, out: &mut TextBuf) -> Result<(), DecodeError> {
+        if depth > self.max_depth {
+            return Err(DecodeError::TooDeep(off(self.max_depth)));
+        }
+        let t = self.u8()?;
+        if t == NIBBLE_8 || t == HEX_8 {
+            let start = self.u8()?;
+            let at = self.pos;
+            let bytes = self.take(usize::from(start & 0x7f))?;
+            let table = if t == NIBBLE_8 {
+                &NIBBLE_PAIRS
+            } else {
+                &HEX_PAIRS
+            };
+            let last = bytes.len().wrapping_sub(1);
+            for (i, &b) in bytes.iter().enumerate() {
+                let [hi, lo] = table[usize::from(b)];
+                if hi == INVALID || lo == INVALID {
+                    let nibble = if hi == INVALID { b >> 4 } else { b & 0x0f };
+                    return Err(DecodeError::InvalidNibble {
+                        nibble,
+                        at: off(at + i),
+                    });
                 }
-                if i * 2 + k < chars {
-                    out.push_ascii(c);
+                if i == last && start & 0x80 != 0 {
+                    out.push_ascii_raw(hi);
+                } else {
+                    out.push_pair(hi, lo);
                 }
             }
+            Ok(())
+        } else {
+            let text = self.read_text(t, depth)?;
+            out.push_text(&text);
+            Ok(())
         }
-        Ok(out.finish())
     }
 
     fn nested(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
         if depth > self.max_depth {
-            return Err(DecodeError::TooDeep(self.max_depth));
+            return Err(DecodeError::TooDeep(off(self.max_depth)));
         }
         let t = self.u8()?;
         self.read_text(t, depth)
@@ -369,30 +453,28 @@ impl<'a> Decoder<'a> {
 
     fn read_jid_pair(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
         let at = self.pos - 1;
-        let user = self.nested(depth)?;
-        let server = self.nested(depth)?;
-        if server.is_empty() {
-            return Err(DecodeError::InvalidJidPair(at));
-        }
         let mut out = TextBuf::new();
-        out.push_str(&user);
+        self.nested_into(depth, &mut out)?;
         out.push_ascii(b'@');
-        out.push_str(&server);
+        let before = out.len();
+        self.nested_into(depth, &mut out)?;
+        if out.len() == before {
+            return Err(DecodeError::InvalidJidPair(off(at)));
+        }
         Ok(out.finish())
     }
 
     fn read_ad_jid(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
         let domain = self.u8()?;
         let device = self.u8()?;
-        let user = self.nested(depth)?;
+        let mut out = TextBuf::new();
+        self.nested_into(depth, &mut out)?;
         let server = match domain {
             super::jid::DOMAIN_LID => "lid",
             super::jid::DOMAIN_HOSTED => "hosted",
             super::jid::DOMAIN_HOSTED_LID => "hosted.lid",
             _ => "s.whatsapp.net",
         };
-        let mut out = TextBuf::new();
-        out.push_str(&user);
         // Baileys' jidEncode leaves out device 0.
         if device != 0 {
             out.push_ascii(b':');
@@ -408,11 +490,11 @@ impl<'a> Decoder<'a> {
         let device = self.u16()?;
         let server = self.nested(depth)?;
         let mut out = TextBuf::new();
-        out.push_str(&user);
+        out.push_text(&user);
         out.push_ascii(b':');
         out.push_u32(u32::from(device));
         out.push_ascii(b'@');
-        out.push_str(&server);
+        out.push_text(&server);
         Ok(out.finish())
     }
 
@@ -433,11 +515,11 @@ impl<'a> Decoder<'a> {
         let mut out = TextBuf::new();
         out.push_u32(u32::from(integrator));
         out.push_ascii(b'-');
-        out.push_str(&user);
+        out.push_text(&user);
         out.push_ascii(b':');
         out.push_u32(u32::from(device));
         out.push_ascii(b'@');
-        out.push_str(&server);
+        out.push_text(&server);
         Ok(out.finish())
     }
 }

@@ -184,12 +184,24 @@ fn write_str(mut s: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             return write_raw(b, out);
         };
         let (user_combined, server) = (&s[..at], &s[at + 1..]);
-        let mut colon = user_combined.split(':');
-        let user_agent = colon.next().unwrap_or_default();
-        let device = colon.next().filter(|d| !d.is_empty());
-        let mut underscore = user_agent.split('_');
-        let user = underscore.next().unwrap_or_default();
-        let agent = underscore.next().filter(|a| !a.is_empty());
+        // Baileys: `[userAgent, device] = userCombined.split(':')`, then
+        // `[user, agent] = userAgent.split('_')`; empty parts count as absent.
+        let (user_agent, device) = match user_combined.find(':') {
+            Some(i) => {
+                let rest = &user_combined[i + 1..];
+                let d = rest.find(':').map_or(rest, |j| &rest[..j]);
+                (&user_combined[..i], (!d.is_empty()).then_some(d))
+            }
+            None => (user_combined, None),
+        };
+        let (user, agent) = match user_agent.find('_') {
+            Some(i) => {
+                let rest = &user_agent[i + 1..];
+                let a = rest.find('_').map_or(rest, |j| &rest[..j]);
+                (&user_agent[..i], (!a.is_empty()).then_some(a))
+            }
+            None => (user_agent, None),
+        };
         match device {
             Some(device) => {
                 let domain = match server {
@@ -264,6 +276,9 @@ mod js {
 
     /// `Number(s)` for a string.
     pub(super) fn to_number(s: &str) -> f64 {
+        if let Some(v) = small_decimal(s) {
+            return v;
+        }
         let s = s.trim_matches(is_js_space);
         if s.is_empty() {
             return 0.0;
@@ -295,8 +310,22 @@ mod js {
         }
     }
 
+    /// Fast path: up to nine plain decimal digits (device numbers, agents).
+    fn small_decimal(s: &str) -> Option<f64> {
+        if s.is_empty() || s.len() > 9 || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some(f64::from(
+            s.bytes()
+                .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0')),
+        ))
+    }
+
     /// `parseInt(s)` (no radix).
     pub(super) fn parse_int(s: &str) -> f64 {
+        if let Some(v) = small_decimal(s) {
+            return v;
+        }
         let s = s.trim_start_matches(is_js_space);
         let (neg, s) = match s.as_bytes().first() {
             Some(b'-') => (true, &s[1..]),
@@ -394,6 +423,15 @@ mod js {
             assert_eq!(parse_int("0x10"), 16.0);
             assert_eq!(parse_int("-3"), -3.0);
             assert!(parse_int("abc").is_nan());
+        }
+
+        #[test]
+        fn small_decimals_match_the_general_path() {
+            for s in ["0", "7", "99", "255", "65535", "123456789"] {
+                assert_eq!(small_decimal(s), s.parse::<f64>().ok());
+            }
+            assert_eq!(small_decimal("1234567890"), None);
+            assert_eq!(small_decimal("1a"), None);
         }
 
         #[test]

@@ -2,15 +2,15 @@
 //! UTF-8 (or a token), stored inline when short, and heap-allocated only when long.
 //!
 //! Packed (nibble/hex) strings and JIDs have to be rebuilt from the wire, so they cannot borrow;
-//! most of them (ids, timestamps, phone and device JIDs) fit the inline buffer, which keeps
-//! decoding free of per-string allocations.
+//! nearly all of them (ids, timestamps, phone, LID and device JIDs) fit the 38-byte inline
+//! buffer, which keeps decoding free of per-string allocations.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 
 /// Bytes a [`Text`] stores without allocating.
-pub const INLINE_CAP: usize = 30;
+pub const INLINE_CAP: usize = 38;
 
 /// A node string: tag, attribute key or value, or string content.
 ///
@@ -27,7 +27,7 @@ pub struct Text<'a>(Repr<'a>);
 enum Repr<'a> {
     Borrowed(&'a str),
     Inline(u8, [u8; INLINE_CAP]),
-    Owned(String),
+    Owned(Box<str>),
 }
 
 impl<'a> Text<'a> {
@@ -54,6 +54,33 @@ impl<'a> Text<'a> {
             // Inline bytes are only ever copied from whole `str`s, so this cannot fail.
             Repr::Inline(len, buf) => std::str::from_utf8(&buf[..usize::from(*len)]).unwrap_or(""),
             Repr::Owned(s) => s,
+        }
+    }
+
+    /// The UTF-8 bytes, without re-checking inline storage.
+    #[inline]
+    pub(crate) fn raw_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Borrowed(s) => s.as_bytes(),
+            Repr::Inline(len, buf) => &buf[..usize::from(*len)],
+            Repr::Owned(s) => s.as_bytes(),
+        }
+    }
+
+    /// The text of `buf[..len]` (UTF-8). When `buf` holds at least [`INLINE_CAP`] bytes the
+    /// inline copy is fixed-size (no `memcpy` call); bytes past `len` ride along unused.
+    #[inline]
+    pub(crate) fn from_padded(buf: &[u8], len: usize) -> Text<'static> {
+        if len <= INLINE_CAP && buf.len() >= INLINE_CAP {
+            let mut inline = [0u8; INLINE_CAP];
+            inline.copy_from_slice(&buf[..INLINE_CAP]);
+            Text(Repr::Inline(len as u8, inline))
+        } else {
+            let bytes = &buf[..len.min(buf.len())];
+            Text(Repr::Owned(match std::str::from_utf8(bytes) {
+                Ok(s) => s.into(),
+                Err(_) => String::from_utf8_lossy(bytes).into(),
+            }))
         }
     }
 
@@ -94,7 +121,7 @@ impl<'a> From<&'a str> for Text<'a> {
 
 impl From<String> for Text<'_> {
     fn from(s: String) -> Self {
-        Text(Repr::Owned(s))
+        Text(Repr::Owned(s.into_boxed_str()))
     }
 }
 
@@ -167,48 +194,91 @@ impl Default for Text<'_> {
     }
 }
 
-/// Builds a [`Text`] piece by piece, inline until it outgrows [`INLINE_CAP`].
+/// Builds a [`Text`] piece by piece in a stack buffer, spilling to the heap only past it; the
+/// result is inline when short, else one exact-size allocation.
+///
+/// Callers push whole UTF-8 strings or ASCII bytes, so the result is valid UTF-8.
 pub(crate) struct TextBuf {
     len: usize,
-    inline: [u8; INLINE_CAP],
-    heap: Option<String>,
+    stack: [u8; STACK_CAP],
+    heap: Vec<u8>,
 }
 
+const STACK_CAP: usize = 64;
+
 impl TextBuf {
+    #[inline]
     pub(crate) fn new() -> Self {
         TextBuf {
             len: 0,
-            inline: [0; INLINE_CAP],
-            heap: None,
+            stack: [0; STACK_CAP],
+            heap: Vec::new(),
         }
     }
 
-    /// Pushes ASCII bytes (callers guarantee ASCII, so every prefix stays valid UTF-8).
+    #[inline]
+    fn push_bytes(&mut self, b: &[u8]) {
+        if self.heap.is_empty() && self.len + b.len() <= STACK_CAP {
+            self.stack[self.len..self.len + b.len()].copy_from_slice(b);
+            self.len += b.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.reserve(self.len + b.len() + 16);
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(b);
+        }
+    }
+
+    /// Bytes so far.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        if self.heap.is_empty() {
+            self.len
+        } else {
+            self.heap.len()
+        }
+    }
+
+    /// Pushes one byte of a packed string (ASCII, or NUL for a nibble filler).
+    #[inline]
+    pub(crate) fn push_ascii_raw(&mut self, b: u8) {
+        self.push_bytes(&[b]);
+    }
+
+    /// Pushes two bytes of a packed string.
+    #[inline]
+    pub(crate) fn push_pair(&mut self, a: u8, b: u8) {
+        if self.heap.is_empty() && self.len + 2 <= STACK_CAP {
+            self.stack[self.len] = a;
+            self.stack[self.len + 1] = b;
+            self.len += 2;
+        } else {
+            self.push_bytes(&[a, b]);
+        }
+    }
+
+    /// Pushes one ASCII byte.
     #[inline]
     pub(crate) fn push_ascii(&mut self, b: u8) {
         debug_assert!(b.is_ascii());
-        if let Some(h) = &mut self.heap {
-            h.push(char::from(b));
-        } else if self.len < INLINE_CAP {
-            self.inline[self.len] = b;
-            self.len += 1;
-        } else {
-            self.spill(1).push(char::from(b));
-        }
+        self.push_bytes(&[b]);
     }
 
+    /// Pushes a string.
+    #[inline]
     pub(crate) fn push_str(&mut self, s: &str) {
-        if let Some(h) = &mut self.heap {
-            h.push_str(s);
-        } else if self.len + s.len() <= INLINE_CAP {
-            self.inline[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
-            self.len += s.len();
-        } else {
-            self.spill(s.len()).push_str(s);
-        }
+        self.push_bytes(s.as_bytes());
+    }
+
+    /// Pushes the text of `t`.
+    #[inline]
+    pub(crate) fn push_text(&mut self, t: &Text<'_>) {
+        self.push_bytes(t.raw_bytes());
     }
 
     /// Pushes the decimal form of `n`.
+    #[inline]
     pub(crate) fn push_u32(&mut self, n: u32) {
         let mut digits = [0u8; 10];
         let mut i = digits.len();
@@ -221,21 +291,15 @@ impl TextBuf {
                 break;
             }
         }
-        for &d in &digits[i..] {
-            self.push_ascii(d);
-        }
+        self.push_bytes(&digits[i..]);
     }
 
-    fn spill(&mut self, extra: usize) -> &mut String {
-        let mut s = String::with_capacity(self.len + extra + 16);
-        s.push_str(std::str::from_utf8(&self.inline[..self.len]).unwrap_or(""));
-        self.heap.insert(s)
-    }
-
+    #[inline]
     pub(crate) fn finish(self) -> Text<'static> {
-        match self.heap {
-            Some(h) => Text(Repr::Owned(h)),
-            None => Text(Repr::Inline(self.len as u8, self.inline)),
+        if self.heap.is_empty() {
+            Text::from_padded(&self.stack, self.len)
+        } else {
+            Text::from_padded(&self.heap, self.heap.len())
         }
     }
 }
@@ -246,9 +310,9 @@ mod tests {
 
     #[test]
     fn short_copies_stay_inline_and_long_ones_spill() {
-        let short = Text::copied("123456789:12@s.whatsapp.net");
+        let short = Text::copied("123456789:12@lid");
         assert!(matches!(short.0, Repr::Inline(..)));
-        assert_eq!(short, "123456789:12@s.whatsapp.net");
+        assert_eq!(short, "123456789:12@lid");
         let long = Text::copied(&"y".repeat(INLINE_CAP + 1));
         assert!(matches!(long.0, Repr::Owned(_)));
         assert_eq!(long.len(), INLINE_CAP + 1);
@@ -265,6 +329,13 @@ mod tests {
             t.as_str(),
             format!("{}4294967295@", "a".repeat(INLINE_CAP - 1))
         );
+    }
+
+    #[test]
+    fn text_is_five_words() {
+        // Inline room for PN device JIDs ("<15 digits>:<2 digits>@s.whatsapp.net").
+        assert_eq!(std::mem::size_of::<Text<'_>>(), 40);
+        assert!("123456789012345:99@s.whatsapp.net".len() <= INLINE_CAP);
     }
 
     #[test]

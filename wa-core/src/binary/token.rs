@@ -53,7 +53,10 @@ impl Token {
 /// ```
 #[inline]
 pub fn lookup(s: &str) -> Option<Token> {
-    if s.is_empty() || s.len() > MAX_TOKEN_LEN {
+    let (Some(&first), true) = (s.as_bytes().first(), s.len() <= MAX_TOKEN_LEN) else {
+        return None;
+    };
+    if FIRST_BYTE_LENS[usize::from(first)] >> s.len() & 1 == 0 {
         return None;
     }
     let mask = TOKEN_SLOTS - 1;
@@ -111,6 +114,25 @@ mod tests {
         assert_eq!(DOUBLE_BYTE_TOKENS[0][0], "read-self");
         assert_eq!(DOUBLE_BYTE_TOKENS[3][0], "1724");
         assert_eq!(lookup("pair-device"), Some(Token::Double(1, 238)));
+    }
+
+    #[test]
+    fn probe_chains_are_short() {
+        // Every token is found within a few slots of its hash.
+        let mask = TOKEN_SLOTS - 1;
+        let mut total = 0;
+        for code in SLOTS.iter().copied().filter(|&c| c != 0) {
+            let s = Token::from_code(code).as_str();
+            let mut h = token_hash(s.as_bytes()) & mask;
+            let mut probes = 1;
+            while SLOTS[h] != code {
+                h = (h + 1) & mask;
+                probes += 1;
+            }
+            total += probes;
+        }
+        let average = total as f64 / 1259.0;
+        assert!(average < 1.4, "average probe length {average}");
     }
 
     #[test]
