@@ -294,78 +294,101 @@ impl<'a> Decoder<'a> {
         if size == 0 {
             return Err(DecodeError::InvalidNode(off(start)));
         }
+        // The node is built in its final place: strings are written straight into their
+        // slots (moving 40-byte values through `Result`s costs store-forwarding stalls).
+        out.push(NodeRef::default());
+        let Some(node) = out.last_mut() else {
+            return Err(DecodeError::InvalidNode(off(start)));
+        };
         let t = self.u8()?;
-        let tag = self.read_text(t, depth)?;
-        if tag.raw_bytes().is_empty() {
+        self.read_text_into(t, depth, &mut node.tag)?;
+        if node.tag.raw_bytes().is_empty() {
             return Err(DecodeError::InvalidNode(off(start)));
         }
         let n_attrs = (size - 1) >> 1;
-        // Each attribute takes at least two bytes.
-        let mut attrs = Vec::with_capacity(n_attrs.min(self.remaining() / 2));
-        for _ in 0..n_attrs {
-            let k = self.u8()?;
-            let key = self.read_text(k, depth)?;
-            let v = self.u8()?;
-            let value = self.read_text(v, depth)?;
-            attrs.push((key, value));
+        if n_attrs > 0 {
+            // Each attribute takes at least two bytes: a count the input cannot hold is
+            // refused before anything is reserved for it.
+            if n_attrs > self.remaining() / 2 {
+                return Err(DecodeError::UnexpectedEof(off(self.data.len())));
+            }
+            node.attrs = vec![(Text::EMPTY, Text::EMPTY); n_attrs];
+            for (key, value) in node.attrs.iter_mut() {
+                let k = self.u8()?;
+                self.read_text_into(k, depth, key)?;
+                let v = self.u8()?;
+                self.read_text_into(v, depth, value)?;
+            }
         }
-        let content = if size % 2 == 0 {
+        if size % 2 == 0 {
             let t = self.u8()?;
             match t {
                 LIST_EMPTY | LIST_8 | LIST_16 => {
                     let n = self.list_size(t)?;
                     // A child takes at least three bytes (list header, size, tag).
-                    let mut children = Vec::with_capacity(n.min(self.remaining() / 3));
-                    for _ in 0..n {
-                        self.read_node_into(depth + 1, &mut children)?;
+                    node.content = Content::Nodes(Vec::with_capacity(n.min(self.remaining() / 3)));
+                    if let Content::Nodes(children) = &mut node.content {
+                        for _ in 0..n {
+                            self.read_node_into(depth + 1, children)?;
+                        }
                     }
-                    Content::Nodes(children)
                 }
                 BINARY_8 | BINARY_20 | BINARY_32 => {
                     let n = self.byte_len(t)?;
-                    Content::Bytes(Cow::Borrowed(self.take(n)?))
+                    node.content = Content::Bytes(Cow::Borrowed(self.take(n)?));
                 }
-                _ => Content::Text(self.read_text(t, depth)?),
+                _ => {
+                    node.content = Content::Text(Text::EMPTY);
+                    if let Content::Text(text) = &mut node.content {
+                        self.read_text_into(t, depth, text)?;
+                    }
+                }
             }
-        } else {
-            Content::None
-        };
-        out.push(NodeRef {
-            tag,
-            attrs,
-            content,
-        });
+        }
+        Ok(())
+    }
+
+    /// Reads a string item (tag byte `tag` just consumed) into `out`.
+    fn read_text_into(
+        &mut self,
+        tag: u8,
+        depth: usize,
+        out: &mut Text<'a>,
+    ) -> Result<(), DecodeError> {
+        match tag {
+            LIST_EMPTY => *out = Text::EMPTY,
+            1..=SINGLE_BYTE_MAX => *out = Text::borrowed(token::single(tag).unwrap_or_default()),
+            DICTIONARY_0..=DICTIONARY_3 => {
+                let i = self.u8()?;
+                *out = Text::borrowed(token::double(tag - DICTIONARY_0, i).unwrap_or_default());
+            }
+            BINARY_8 | BINARY_20 | BINARY_32 => {
+                let n = self.byte_len(tag)?;
+                *out = Text::from(String::from_utf8_lossy(self.take(n)?));
+            }
+            NIBBLE_8 | HEX_8 => self.read_packed_into(tag, out)?,
+            JID_PAIR => self.read_jid_pair_into(depth + 1, out)?,
+            AD_JID => self.read_ad_jid_into(depth + 1, out)?,
+            FB_JID => *out = self.read_fb_jid(depth + 1)?,
+            INTEROP_JID => *out = self.read_interop_jid(depth + 1)?,
+            _ => {
+                return Err(DecodeError::InvalidStringTag {
+                    tag,
+                    at: off(self.pos - 1),
+                });
+            }
+        }
         Ok(())
     }
 
     /// Reads a string item whose tag byte `tag` was just consumed.
     fn read_text(&mut self, tag: u8, depth: usize) -> Result<Text<'a>, DecodeError> {
-        match tag {
-            LIST_EMPTY => Ok(Text::EMPTY),
-            1..=SINGLE_BYTE_MAX => Ok(Text::borrowed(token::single(tag).unwrap_or_default())),
-            DICTIONARY_0..=DICTIONARY_3 => {
-                let i = self.u8()?;
-                Ok(Text::borrowed(
-                    token::double(tag - DICTIONARY_0, i).unwrap_or_default(),
-                ))
-            }
-            BINARY_8 | BINARY_20 | BINARY_32 => {
-                let n = self.byte_len(tag)?;
-                Ok(Text::from(String::from_utf8_lossy(self.take(n)?)))
-            }
-            NIBBLE_8 | HEX_8 => self.read_packed(tag),
-            JID_PAIR => self.read_jid_pair(depth + 1),
-            AD_JID => self.read_ad_jid(depth + 1),
-            FB_JID => self.read_fb_jid(depth + 1),
-            INTEROP_JID => self.read_interop_jid(depth + 1),
-            _ => Err(DecodeError::InvalidStringTag {
-                tag,
-                at: off(self.pos - 1),
-            }),
-        }
+        let mut text = Text::EMPTY;
+        self.read_text_into(tag, depth, &mut text)?;
+        Ok(text)
     }
 
-    fn read_packed(&mut self, tag: u8) -> Result<Text<'a>, DecodeError> {
+    fn read_packed_into(&mut self, tag: u8, text: &mut Text<'a>) -> Result<(), DecodeError> {
         let start = self.u8()?;
         let at = self.pos;
         let bytes = self.take(usize::from(start & 0x7f))?;
@@ -400,7 +423,8 @@ impl<'a> Decoder<'a> {
             pair[0] = hi;
             pair[1] = lo;
         }
-        Ok(Text::from_padded(out, chars))
+        *text = Text::from_padded(out, chars);
+        Ok(())
     }
 
     /// Reads a JID's user (or server) straight into `out`: packed strings, the usual case,
@@ -451,7 +475,7 @@ impl<'a> Decoder<'a> {
         self.read_text(t, depth)
     }
 
-    fn read_jid_pair(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
+    fn read_jid_pair_into(&mut self, depth: usize, text: &mut Text<'a>) -> Result<(), DecodeError> {
         let at = self.pos - 1;
         let mut out = TextBuf::new();
         self.nested_into(depth, &mut out)?;
@@ -461,10 +485,11 @@ impl<'a> Decoder<'a> {
         if out.len() == before {
             return Err(DecodeError::InvalidJidPair(off(at)));
         }
-        Ok(out.finish())
+        *text = out.finish();
+        Ok(())
     }
 
-    fn read_ad_jid(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
+    fn read_ad_jid_into(&mut self, depth: usize, text: &mut Text<'a>) -> Result<(), DecodeError> {
         let domain = self.u8()?;
         let device = self.u8()?;
         let mut out = TextBuf::new();
@@ -482,7 +507,8 @@ impl<'a> Decoder<'a> {
         }
         out.push_ascii(b'@');
         out.push_str(server);
-        Ok(out.finish())
+        *text = out.finish();
+        Ok(())
     }
 
     fn read_fb_jid(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
