@@ -165,7 +165,7 @@ fn damaged_frames_are_refused_where_baileys_refuses_them() {
             (Err(_), None, Some(_)) => both_refuse += 1,
             // Baileys ignores what follows the node; we refuse it.
             (Err(DecodeError::TrailingBytes(n)), Some(_), None)
-                if case.body_len.zip(case.consumed).map(|(l, c)| l - c) == Some(*n) =>
+                if case.body_len.zip(case.consumed).map(|(l, c)| l - c) == Some(*n as usize) =>
             {
                 trailing += 1
             }
