@@ -107,9 +107,8 @@ pub fn decode_with<'a>(data: &'a [u8], limits: &DecodeLimits) -> Result<NodeRef<
         pos: 0,
         max_depth: limits.max_depth,
     };
-    let mut top = Vec::with_capacity(1);
-    d.read_node_into(0, &mut top)?;
-    let node = top.pop().ok_or(DecodeError::InvalidNode(0))?;
+    let mut node = NodeRef::default();
+    d.read_node_into(0, &mut node)?;
     match data.len() - d.pos {
         0 => Ok(node),
         n => Err(DecodeError::TrailingBytes(off(n))),
@@ -278,13 +277,10 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// Reads one node and pushes it onto `out` (pushing in place saves moving the node
-    /// through a `Result` and again into the list).
-    fn read_node_into(
-        &mut self,
-        depth: usize,
-        out: &mut Vec<NodeRef<'a>>,
-    ) -> Result<(), DecodeError> {
+    /// Reads one node into `node` (an empty node in its final place: building in place
+    /// saves moving nodes and 40-byte strings through `Result`s, which stalls on
+    /// store forwarding).
+    fn read_node_into(&mut self, depth: usize, node: &mut NodeRef<'a>) -> Result<(), DecodeError> {
         if depth > self.max_depth {
             return Err(DecodeError::TooDeep(off(self.max_depth)));
         }
@@ -294,12 +290,6 @@ impl<'a> Decoder<'a> {
         if size == 0 {
             return Err(DecodeError::InvalidNode(off(start)));
         }
-        // The node is built in its final place: strings are written straight into their
-        // slots (moving 40-byte values through `Result`s costs store-forwarding stalls).
-        out.push(NodeRef::default());
-        let Some(node) = out.last_mut() else {
-            return Err(DecodeError::InvalidNode(off(start)));
-        };
         let t = self.u8()?;
         self.read_text_into(t, depth, &mut node.tag)?;
         if node.tag.raw_bytes().is_empty() {
@@ -325,13 +315,17 @@ impl<'a> Decoder<'a> {
             match t {
                 LIST_EMPTY | LIST_8 | LIST_16 => {
                     let n = self.list_size(t)?;
-                    // A child takes at least three bytes (list header, size, tag).
-                    node.content = Content::Nodes(Vec::with_capacity(n.min(self.remaining() / 3)));
-                    if let Content::Nodes(children) = &mut node.content {
-                        for _ in 0..n {
-                            self.read_node_into(depth + 1, children)?;
-                        }
+                    // A child takes at least three bytes (list header, size, tag): a count
+                    // the input cannot hold is refused before anything is reserved for it.
+                    if n > self.remaining() / 3 {
+                        return Err(DecodeError::UnexpectedEof(off(self.data.len())));
                     }
+                    let mut children = Vec::new();
+                    children.resize_with(n, NodeRef::default);
+                    for child in children.iter_mut() {
+                        self.read_node_into(depth + 1, child)?;
+                    }
+                    node.content = Content::Nodes(children);
                 }
                 BINARY_8 | BINARY_20 | BINARY_32 => {
                     let n = self.byte_len(t)?;

@@ -64,6 +64,19 @@ pub fn encode_str(s: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     write_str(s, out)
 }
 
+/// Appends the wire form of a JID: `AD_JID` (domain byte, device byte, user) when it names a
+/// device, else `JID_PAIR` (user or `LIST_EMPTY`, server) — what Baileys writes for its text.
+///
+/// ```
+/// use wa_core::{Jid, binary::encode_jid};
+/// let mut out = Vec::new();
+/// encode_jid(&Jid::lid("98765").with_device(3), &mut out).unwrap();
+/// assert_eq!(out, [0xf7, 0x01, 0x03, 0xff, 0x83, 0x98, 0x76, 0x5f]);
+/// ```
+pub fn encode_jid(jid: &super::Jid, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    write_str(&jid.to_string(), out)
+}
+
 fn write_node(node: &NodeRef<'_>, out: &mut Vec<u8>, depth: usize) -> Result<(), EncodeError> {
     if depth > DEFAULT_MAX_DEPTH {
         return Err(EncodeError::TooDeep(DEFAULT_MAX_DEPTH));

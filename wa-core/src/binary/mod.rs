@@ -35,7 +35,7 @@ pub use decode::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_INFLATED_LEN, DecodeError, DecodeLimits, decode, decode_frame,
     decode_frame_with, decode_with, unpack,
 };
-pub use encode::{EncodeError, encode, encode_frame, encode_str};
+pub use encode::{EncodeError, encode, encode_frame, encode_jid, encode_str};
 pub use jid::{Jid, JidError, Server};
 pub use node::{Content, Node, NodeRef};
 pub use text::{INLINE_CAP, Text};

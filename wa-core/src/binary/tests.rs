@@ -478,3 +478,21 @@ fn decode_results_stay_small() {
     assert!(std::mem::size_of::<DecodeError>() <= 16);
     assert!(std::mem::size_of::<Result<Text<'_>, DecodeError>>() <= 48);
 }
+
+#[test]
+fn jid_values_encode_like_their_text() {
+    for text in [
+        "123456789:12@s.whatsapp.net",
+        "98765:3@lid",
+        "5:99@hosted.lid",
+        "120363021033254949@g.us",
+        "@s.whatsapp.net",
+        "status@broadcast",
+    ] {
+        let jid: Jid = text.parse().unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        encode_jid(&jid, &mut a).unwrap();
+        encode_str(text, &mut b).unwrap();
+        assert_eq!(a, b, "{text}");
+    }
+}
