@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::consts::*;
 use super::node::{Content, NodeRef};
-use super::text::{Text, TextBuf};
+use super::text::{Text, TextWriter};
 use super::token;
 
 /// Default cap on the inflated size of a compressed frame (16 MiB, the frame size limit).
@@ -302,7 +302,9 @@ impl<'a> Decoder<'a> {
             if n_attrs > self.remaining() / 2 {
                 return Err(DecodeError::UnexpectedEof(off(self.data.len())));
             }
-            node.attrs = vec![(Text::EMPTY, Text::EMPTY); n_attrs];
+            node.attrs.reserve_exact(n_attrs);
+            node.attrs
+                .resize_with(n_attrs, || (Text::EMPTY, Text::EMPTY));
             for (key, value) in node.attrs.iter_mut() {
                 let k = self.u8()?;
                 self.read_text_into(k, depth, key)?;
@@ -423,7 +425,11 @@ impl<'a> Decoder<'a> {
 
     /// Reads a JID's user (or server) straight into `out`: packed strings, the usual case,
     /// unpack in place instead of through an intermediate [`Text`].
-    fn nested_into(&mut self, depth: usize, out: &mut TextBuf) -> Result<(), DecodeError> {
+    fn nested_into(
+        &mut self,
+        depth: usize,
+        out: &mut TextWriter<'_, 'a>,
+    ) -> Result<(), DecodeError> {
         if depth > self.max_depth {
             return Err(DecodeError::TooDeep(off(self.max_depth)));
         }
@@ -471,7 +477,7 @@ impl<'a> Decoder<'a> {
 
     fn read_jid_pair_into(&mut self, depth: usize, text: &mut Text<'a>) -> Result<(), DecodeError> {
         let at = self.pos - 1;
-        let mut out = TextBuf::new();
+        let mut out = TextWriter::new(text);
         self.nested_into(depth, &mut out)?;
         out.push_ascii(b'@');
         let before = out.len();
@@ -479,14 +485,14 @@ impl<'a> Decoder<'a> {
         if out.len() == before {
             return Err(DecodeError::InvalidJidPair(off(at)));
         }
-        *text = out.finish();
+        out.finish();
         Ok(())
     }
 
     fn read_ad_jid_into(&mut self, depth: usize, text: &mut Text<'a>) -> Result<(), DecodeError> {
         let domain = self.u8()?;
         let device = self.u8()?;
-        let mut out = TextBuf::new();
+        let mut out = TextWriter::new(text);
         self.nested_into(depth, &mut out)?;
         let server = match domain {
             super::jid::DOMAIN_LID => "lid",
@@ -501,7 +507,7 @@ impl<'a> Decoder<'a> {
         }
         out.push_ascii(b'@');
         out.push_str(server);
-        *text = out.finish();
+        out.finish();
         Ok(())
     }
 
@@ -509,13 +515,15 @@ impl<'a> Decoder<'a> {
         let user = self.nested(depth)?;
         let device = self.u16()?;
         let server = self.nested(depth)?;
-        let mut out = TextBuf::new();
+        let mut text = Text::EMPTY;
+        let mut out = TextWriter::new(&mut text);
         out.push_text(&user);
         out.push_ascii(b':');
         out.push_u32(u32::from(device));
         out.push_ascii(b'@');
         out.push_text(&server);
-        Ok(out.finish())
+        out.finish();
+        Ok(text)
     }
 
     fn read_interop_jid(&mut self, depth: usize) -> Result<Text<'a>, DecodeError> {
@@ -532,7 +540,8 @@ impl<'a> Decoder<'a> {
                 Text::borrowed("interop")
             }
         };
-        let mut out = TextBuf::new();
+        let mut text = Text::EMPTY;
+        let mut out = TextWriter::new(&mut text);
         out.push_u32(u32::from(integrator));
         out.push_ascii(b'-');
         out.push_text(&user);
@@ -540,6 +549,7 @@ impl<'a> Decoder<'a> {
         out.push_u32(u32::from(device));
         out.push_ascii(b'@');
         out.push_text(&server);
-        Ok(out.finish())
+        out.finish();
+        Ok(text)
     }
 }

@@ -41,9 +41,11 @@ impl<'a> Text<'a> {
 
     /// Copies `s` (inline when short).
     pub fn copied(s: &str) -> Text<'static> {
-        let mut b = TextBuf::new();
+        let mut t = Text::EMPTY;
+        let mut b = TextWriter::new(&mut t);
         b.push_str(s);
-        b.finish()
+        b.finish();
+        t
     }
 
     /// The string.
@@ -194,37 +196,42 @@ impl Default for Text<'_> {
     }
 }
 
-/// Builds a [`Text`] piece by piece in a stack buffer, spilling to the heap only past it; the
-/// result is inline when short, else one exact-size allocation.
+/// Builds a [`Text`] piece by piece, writing straight into its destination's inline buffer
+/// and spilling to the heap only past [`INLINE_CAP`] (building elsewhere and moving the
+/// result would reload freshly written bytes, a store-forwarding stall).
 ///
 /// Callers push whole UTF-8 strings or ASCII bytes, so the result is valid UTF-8.
-pub(crate) struct TextBuf {
+pub(crate) struct TextWriter<'t, 'a> {
+    out: &'t mut Text<'a>,
     len: usize,
-    stack: [u8; STACK_CAP],
     heap: Vec<u8>,
 }
 
-const STACK_CAP: usize = 64;
-
-impl TextBuf {
+impl<'t, 'a> TextWriter<'t, 'a> {
+    /// Starts an empty text in `out`.
     #[inline]
-    pub(crate) fn new() -> Self {
-        TextBuf {
+    pub(crate) fn new(out: &'t mut Text<'a>) -> Self {
+        *out = Text(Repr::Inline(0, [0; INLINE_CAP]));
+        TextWriter {
+            out,
             len: 0,
-            stack: [0; STACK_CAP],
             heap: Vec::new(),
         }
     }
 
     #[inline]
     fn push_bytes(&mut self, b: &[u8]) {
-        if self.heap.is_empty() && self.len + b.len() <= STACK_CAP {
-            self.stack[self.len..self.len + b.len()].copy_from_slice(b);
+        if self.heap.is_empty() && self.len + b.len() <= INLINE_CAP {
+            if let Repr::Inline(_, buf) = &mut self.out.0 {
+                buf[self.len..self.len + b.len()].copy_from_slice(b);
+            }
             self.len += b.len();
         } else {
             if self.heap.is_empty() {
                 self.heap.reserve(self.len + b.len() + 16);
-                self.heap.extend_from_slice(&self.stack[..self.len]);
+                if let Repr::Inline(_, buf) = &self.out.0 {
+                    self.heap.extend_from_slice(&buf[..self.len]);
+                }
             }
             self.heap.extend_from_slice(b);
         }
@@ -243,15 +250,24 @@ impl TextBuf {
     /// Pushes one byte of a packed string (ASCII, or NUL for a nibble filler).
     #[inline]
     pub(crate) fn push_ascii_raw(&mut self, b: u8) {
-        self.push_bytes(&[b]);
+        if self.heap.is_empty() && self.len < INLINE_CAP {
+            if let Repr::Inline(_, buf) = &mut self.out.0 {
+                buf[self.len] = b;
+            }
+            self.len += 1;
+        } else {
+            self.push_bytes(&[b]);
+        }
     }
 
     /// Pushes two bytes of a packed string.
     #[inline]
     pub(crate) fn push_pair(&mut self, a: u8, b: u8) {
-        if self.heap.is_empty() && self.len + 2 <= STACK_CAP {
-            self.stack[self.len] = a;
-            self.stack[self.len + 1] = b;
+        if self.heap.is_empty() && self.len + 2 <= INLINE_CAP {
+            if let Repr::Inline(_, buf) = &mut self.out.0 {
+                buf[self.len] = a;
+                buf[self.len + 1] = b;
+            }
             self.len += 2;
         } else {
             self.push_bytes(&[a, b]);
@@ -262,7 +278,7 @@ impl TextBuf {
     #[inline]
     pub(crate) fn push_ascii(&mut self, b: u8) {
         debug_assert!(b.is_ascii());
-        self.push_bytes(&[b]);
+        self.push_ascii_raw(b);
     }
 
     /// Pushes a string.
@@ -294,12 +310,19 @@ impl TextBuf {
         self.push_bytes(&digits[i..]);
     }
 
+    /// Completes the text.
     #[inline]
-    pub(crate) fn finish(self) -> Text<'static> {
+    pub(crate) fn finish(self) {
         if self.heap.is_empty() {
-            Text::from_padded(&self.stack, self.len)
+            if let Repr::Inline(len, _) = &mut self.out.0 {
+                *len = self.len as u8;
+            }
         } else {
-            Text::from_padded(&self.heap, self.heap.len())
+            let s = match String::from_utf8(self.heap) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            *self.out = Text(Repr::Owned(s.into_boxed_str()));
         }
     }
 }
@@ -319,12 +342,13 @@ mod tests {
     }
 
     #[test]
-    fn text_buf_spills_in_the_middle_of_pushes() {
-        let mut b = TextBuf::new();
+    fn text_writer_spills_in_the_middle_of_pushes() {
+        let mut t = Text::EMPTY;
+        let mut b = TextWriter::new(&mut t);
         b.push_str(&"a".repeat(INLINE_CAP - 1));
         b.push_u32(4_294_967_295);
         b.push_ascii(b'@');
-        let t = b.finish();
+        b.finish();
         assert_eq!(
             t.as_str(),
             format!("{}4294967295@", "a".repeat(INLINE_CAP - 1))
