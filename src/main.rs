@@ -1,4 +1,6 @@
 //! The `wasap` command line.
-fn main() {
-    println!("wasap {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
 }

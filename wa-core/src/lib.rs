@@ -19,3 +19,5 @@ pub mod crypto;
 pub mod noise;
 pub mod proto;
 pub mod signal;
+
+pub use binary::Jid;
