@@ -1,0 +1,1 @@
+//! Message ids and the typed content model.
