@@ -11,12 +11,16 @@
 //! | [`proto`] | protobuf types generated at build time from `wa-core/proto/*.proto` |
 //! | [`signal`] | the Signal protocol as WhatsApp uses it |
 //! | [`crypto`] | small shared primitives: HKDF, HMAC, AES modes, XEdDSA |
+//! | [`pair`] | linking a companion: keys, QR, phone code, ADV signatures, ClientPayload (both sides) |
+//! | [`message`] | message ids and the typed message content model |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod binary;
 pub mod crypto;
+pub mod message;
 pub mod noise;
+pub mod pair;
 pub mod proto;
 pub mod signal;
 
