@@ -156,3 +156,172 @@ fn baileys_revokes_name_the_target() {
     };
     assert_eq!(revoke.target.id, "3EB0MINE");
 }
+
+/// Baileys' view of our encoding of each content: its content type and decoded JSON.
+fn baileys_view(items: &[(&str, MessageContent)]) -> HashMap<String, (String, serde_json::Value)> {
+    let input: Vec<_> = items
+        .iter()
+        .map(|(name, c)| {
+            use prost::Message as _;
+            serde_json::json!({"name": name, "hex": hex::encode(c.to_proto().encode_to_vec())})
+        })
+        .collect();
+    let out = common::interop::run_script(
+        "message-decode.mjs",
+        &[],
+        serde_json::Value::Array(input).to_string().as_bytes(),
+    );
+    let parsed: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    parsed
+        .into_iter()
+        .map(|v| {
+            let name = v["name"].as_str().unwrap().to_owned();
+            (
+                name,
+                (
+                    v["type"].as_str().unwrap_or("").to_owned(),
+                    v["json"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn baileys_reads_our_encoding_of_every_kind() {
+    use wa_core::message::*;
+    let media = Media {
+        url: Some("https://mmg.whatsapp.net/x".into()),
+        direct_path: Some("/v/t62/abc".into()),
+        media_key: Some(vec![7; 32]),
+        file_sha256: Some(vec![1; 32]),
+        file_enc_sha256: Some(vec![2; 32]),
+        file_length: Some(99),
+        mimetype: Some("image/jpeg".into()),
+        media_key_timestamp: Some(1_700_000_000),
+    };
+    let items = [
+        ("text", MessageContent::from("hello")),
+        (
+            "reply",
+            MessageContent::Text(Text {
+                text: "yes".into(),
+                preview: None,
+                context: Some(Context {
+                    quote: Some(Quote {
+                        stanza_id: "3EB0Q".into(),
+                        participant: Some("6282@s.whatsapp.net".into()),
+                        ..Default::default()
+                    }),
+                    mentions: vec!["6283@s.whatsapp.net".into()],
+                    ..Default::default()
+                }),
+            }),
+        ),
+        (
+            "image",
+            MessageContent::Image(Image {
+                media: media.clone(),
+                caption: Some("pic".into()),
+                ..Default::default()
+            }),
+        ),
+        (
+            "sticker",
+            MessageContent::Sticker(Sticker {
+                media: media.clone(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "voice",
+            MessageContent::Audio(Audio {
+                media: media.clone(),
+                voice_note: true,
+                ..Default::default()
+            }),
+        ),
+        (
+            "round",
+            MessageContent::Video(Video {
+                media: media.clone(),
+                round: true,
+                ..Default::default()
+            }),
+        ),
+        (
+            "document",
+            MessageContent::Document(Document {
+                media,
+                file_name: Some("a.pdf".into()),
+                ..Default::default()
+            }),
+        ),
+        (
+            "reaction",
+            MessageContent::Reaction(Reaction {
+                target: target(),
+                emoji: "🙏".into(),
+                sender_timestamp_ms: Some(5),
+            }),
+        ),
+        (
+            "edit",
+            MessageContent::Edit(Edit {
+                target: target(),
+                content: Box::new(MessageContent::from("new")),
+                timestamp_ms: Some(6),
+            }),
+        ),
+        (
+            "revoke",
+            MessageContent::Revoke(Revoke { target: target() }),
+        ),
+        (
+            "poll",
+            MessageContent::Poll(Poll {
+                name: "Q".into(),
+                options: vec!["a".into(), "b".into()],
+                selectable_count: 1,
+                message_secret: Some([9; 32]),
+                context: None,
+            }),
+        ),
+    ];
+    let view = baileys_view(&items);
+    let kind = |name: &str| view[name].0.as_str();
+    let json = |name: &str| &view[name].1;
+    assert_eq!(kind("text"), "conversation");
+    assert_eq!(kind("reply"), "extendedTextMessage");
+    let info = &json("reply")["extendedTextMessage"]["contextInfo"];
+    assert_eq!(info["stanzaId"], "3EB0Q");
+    assert_eq!(info["mentionedJid"][0], "6283@s.whatsapp.net");
+    assert_eq!(kind("image"), "imageMessage");
+    assert_eq!(json("image")["imageMessage"]["caption"], "pic");
+    assert_eq!(kind("sticker"), "stickerMessage");
+    assert_eq!(
+        json("sticker")["stickerMessage"]["mediaKey"],
+        json("image")["imageMessage"]["mediaKey"]
+    );
+    assert_eq!(kind("voice"), "audioMessage");
+    assert_eq!(json("voice")["audioMessage"]["ptt"], true);
+    assert_eq!(kind("round"), "ptvMessage");
+    assert_eq!(json("document")["documentMessage"]["fileName"], "a.pdf");
+    assert_eq!(kind("reaction"), "reactionMessage");
+    assert_eq!(
+        json("reaction")["reactionMessage"]["key"]["id"],
+        "3EB0TARGET"
+    );
+    // Baileys' normalizeMessageContent looks through editedMessage to the protocolMessage.
+    assert_eq!(kind("edit"), "protocolMessage");
+    let edit = &json("edit")["editedMessage"]["message"]["protocolMessage"];
+    assert_eq!(edit["type"], "MESSAGE_EDIT");
+    assert_eq!(edit["editedMessage"]["conversation"], "new");
+    assert_eq!(json("revoke")["protocolMessage"]["type"], "REVOKE");
+    assert_eq!(kind("poll"), "pollCreationMessage");
+    assert_eq!(
+        json("poll")["pollCreationMessage"]["options"][1]["optionName"],
+        "b"
+    );
+    assert!(json("poll")["messageContextInfo"]["messageSecret"].is_string());
+}
