@@ -199,7 +199,7 @@ fn random_array<const N: usize, R: RngCore + CryptoRng>(rng: &mut R) -> [u8; N] 
 }
 
 /// The companion's state between `companion_hello` and `companion_finish`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompanionCodePairing {
     code: String,
     ephemeral: KeyPair,
@@ -212,6 +212,14 @@ pub struct CompanionFinish {
     pub wrapped_bundle: Vec<u8>,
     /// The new ADV secret; it replaces the QR-era one for the `pair-success` HMAC.
     pub adv_secret: [u8; 32],
+}
+
+impl std::fmt::Debug for CompanionCodePairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code and the private keys stay out of logs.
+        f.debug_struct("CompanionCodePairing")
+            .finish_non_exhaustive()
+    }
 }
 
 impl CompanionCodePairing {
@@ -279,7 +287,7 @@ impl CompanionCodePairing {
 }
 
 /// The phone's state after the user typed the code.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PrimaryCodePairing {
     code: String,
     ephemeral: KeyPair,
@@ -293,6 +301,13 @@ pub struct PrimaryFinish {
     pub companion_identity: [u8; 32],
     /// The ADV secret to key the `pair-success` HMAC with.
     pub adv_secret: [u8; 32],
+}
+
+impl std::fmt::Debug for PrimaryCodePairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code and the private keys stay out of logs.
+        f.debug_struct("PrimaryCodePairing").finish_non_exhaustive()
+    }
 }
 
 impl PrimaryCodePairing {
