@@ -6,10 +6,14 @@
 //   {"op":"crockford", bytes}               -> {"code"}           (bytesToCrockford)
 //   {"op":"qr", ref, noise, identity, adv, browser} -> {"qr"}     (buildPairingQRData, keys hex)
 //   {"op":"payloads", registrationId, identityPub, spkPub, spkSig, version} -> {"registration","login"} (hex)
+//   {"op":"code-finish", code, ephemeralPriv, identityPriv, identityPub, wrappedPrimary, primaryIdentity,
+//    random, salt, iv} -> {"bundle","advSecret"}: the companion's answer to the phone's notification,
+//      built from Baileys' exported primitives in the order of its link_code_companion_reg handler
+//      (that handler is private to the socket and draws its own randomness).
 import { readFileSync } from 'node:fs';
 import {
   configureSuccessfulPairing, derivePairingCodeKey, bytesToCrockford, buildPairingQRData,
-  generateRegistrationNode, generateLoginNode,
+  generateRegistrationNode, generateLoginNode, aesDecryptCTR, aesEncryptGCM, hkdf, Curve,
 } from 'baileys/lib/Utils/index.js';
 import { proto } from 'baileys';
 
@@ -68,6 +72,22 @@ switch (req.op) {
     out = {
       registration: enc(generateRegistrationNode(creds, config)),
       login: enc(generateLoginNode('6281234567:5@s.whatsapp.net', config)),
+    };
+    break;
+  }
+  case 'code-finish': {
+    const wrapped = hex(req.wrappedPrimary);
+    const codeKey = await derivePairingCodeKey(req.code, wrapped.slice(0, 32));
+    const primaryEphemeral = aesDecryptCTR(wrapped.slice(48, 80), codeKey, wrapped.slice(32, 48));
+    const shared = Curve.sharedKey(hex(req.ephemeralPriv), primaryEphemeral);
+    const bundleKey = hkdf(shared, 32, { salt: hex(req.salt), info: 'link_code_pairing_key_bundle_encryption_key' });
+    const plaintext = Buffer.concat([hex(req.identityPub), hex(req.primaryIdentity), hex(req.random)]);
+    const sealed = aesEncryptGCM(plaintext, bundleKey, hex(req.iv), Buffer.alloc(0));
+    const identityShared = Curve.sharedKey(hex(req.identityPriv), hex(req.primaryIdentity));
+    const adv = hkdf(Buffer.concat([shared, identityShared, hex(req.random)]), 32, { info: 'adv_secret' });
+    out = {
+      bundle: Buffer.concat([hex(req.salt), hex(req.iv), sealed]).toString('hex'),
+      advSecret: Buffer.from(adv).toString('hex'),
     };
     break;
   }

@@ -175,3 +175,29 @@ fn baileys_client_payloads_read_like_ours() {
         }
     ));
 }
+
+#[test]
+fn our_phone_opens_a_code_pairing_bundle_built_with_baileys_primitives() {
+    use wa_core::pair::code::{PrimaryCodePairing, wrap_ephemeral};
+    let mut rng = StdRng::seed_from_u64(5);
+    let companion_ephemeral = KeyPair::generate(&mut rng);
+    let companion_identity = KeyPair::generate(&mut rng);
+    let phone_identity = KeyPair::generate(&mut rng);
+    let code = "7KXQ2M9P";
+    let hello = wrap_ephemeral(code, &companion_ephemeral.public, &[1; 32], &[2; 16]);
+    let phone = PrimaryCodePairing::new(&mut rng, code, &hello).unwrap();
+    let notification = phone.wrapped_ephemeral(&mut rng);
+    let answer = baileys(json!({
+        "op": "code-finish", "code": code,
+        "ephemeralPriv": hex::encode(companion_ephemeral.private),
+        "identityPriv": hex::encode(companion_identity.private),
+        "identityPub": hex::encode(companion_identity.public),
+        "wrappedPrimary": hex::encode(notification),
+        "primaryIdentity": hex::encode(phone_identity.public),
+        "random": hex::encode([3u8; 32]), "salt": hex::encode([4u8; 32]), "iv": hex::encode([5u8; 12]),
+    }));
+    let bundle = hex::decode(answer["bundle"].as_str().unwrap()).unwrap();
+    let finish = phone.finish(&phone_identity, &bundle).unwrap();
+    assert_eq!(finish.companion_identity, companion_identity.public);
+    assert_eq!(hex::encode(finish.adv_secret), answer["advSecret"]);
+}
