@@ -107,6 +107,12 @@ impl Harness {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
+        if let Some(name) = self.database_url.strip_prefix("postgres://postgres@127.0.0.1:5432/") {
+            if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN_URL).await {
+                let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                admin.close().await;
+            }
+        }
     }
 
     /// Sends a request; returns status, headers and the JSON body (Null when empty/not JSON).
