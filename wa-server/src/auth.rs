@@ -37,13 +37,18 @@ pub const PREFIX_LEN: usize = 12;
 pub fn generate_key() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
-    format!("wsk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    format!(
+        "wsk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
 }
 
 /// The lookup prefix of a presented key.
 pub fn key_prefix(key: &str) -> String {
     key.chars().take(PREFIX_LEN).collect()
 }
+
+type KeyRow = (String, String, String, Option<String>, Option<i64>);
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -89,12 +94,15 @@ impl FromRequestParts<AppState> for Principal {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer <key>"))?;
         let hash = sha256_hex(token.as_bytes());
-        let rows: Vec<(String, String, String, Option<String>, Option<i64>)> = sqlx::query_as(
+        let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
         )
         .bind(key_prefix(token))
@@ -107,12 +115,20 @@ impl FromRequestParts<AppState> for Principal {
                 found = Some((id, scopes, device_id, rate));
             }
         }
-        let (key_id, scopes, device_id, rate) = found.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+        let (key_id, scopes, device_id, rate) =
+            found.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
         let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
         if let Some(per_minute) = rate.filter(|r| *r > 0) {
-            state.limiter.check(&key_id, per_minute as u32).map_err(ApiError::rate_limited)?;
+            state
+                .limiter
+                .check(&key_id, per_minute as u32)
+                .map_err(ApiError::rate_limited)?;
         }
-        Ok(Principal { key_id, scopes, device_id })
+        Ok(Principal {
+            key_id,
+            scopes,
+            device_id,
+        })
     }
 }
 
@@ -134,7 +150,10 @@ impl RateLimiter {
         let cap = per_minute.max(1) as f64;
         let rate = cap / 60.0;
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = map.entry(key_id.to_string()).or_insert(Bucket { tokens: cap, last: now });
+        let b = map.entry(key_id.to_string()).or_insert(Bucket {
+            tokens: cap,
+            last: now,
+        });
         b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(cap);
         b.last = now;
         if b.tokens >= 1.0 {

@@ -18,7 +18,8 @@ pub enum Backend {
 }
 
 /// Embedded migrations, applied in order; each runs inside one transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 /// The pool plus the backend it talks to.
 #[derive(Clone, Debug)]
@@ -98,12 +99,14 @@ impl Db {
                 }
                 tx.execute(statement.as_str()).await?;
             }
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(*version)
-                .bind(*name)
-                .bind(crate::util::now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(*version)
+            .bind(*name)
+            .bind(crate::util::now_ms())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
         Ok(())

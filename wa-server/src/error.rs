@@ -28,7 +28,14 @@ pub struct ApiError {
 impl ApiError {
     /// A bare error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, scope: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            scope: None,
+            retry_after: None,
+        }
     }
     /// 400 naming the field at fault.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -60,7 +67,11 @@ impl ApiError {
     }
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
     /// 409.
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -68,14 +79,22 @@ impl ApiError {
     }
     /// 429 with the wait in seconds.
     pub fn rate_limited(retry_after: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "rate limit exceeded for this API key");
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "rate limit exceeded for this API key",
+        );
         e.retry_after = Some(retry_after);
         e
     }
     /// 500; the cause is logged, not returned.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
     }
 
     fn body(&self, request_id: &str) -> serde_json::Value {
@@ -127,20 +146,30 @@ pub async fn error_shape(req: Request, next: Next) -> Response {
         Some(e) => e,
         None => match status {
             StatusCode::NOT_FOUND => ApiError::new(status, "not_found", "no such route"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ApiError::new(status, "method_not_allowed", "method not allowed on this route")
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+                status,
+                "method_not_allowed",
+                "method not allowed on this route",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(status, "payload_too_large", "request body too large")
             }
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(status, "payload_too_large", "request body too large"),
-            s if s.is_client_error() => ApiError::new(s, "invalid_request", s.canonical_reason().unwrap_or("bad request")),
+            s if s.is_client_error() => ApiError::new(
+                s,
+                "invalid_request",
+                s.canonical_reason().unwrap_or("bad request"),
+            ),
             s => ApiError::new(s, "internal", "internal server error"),
         },
     };
     let mut out = (status, axum::Json(err.body(&request_id))).into_response();
     if let Some(secs) = err.retry_after {
-        out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     if status == StatusCode::UNAUTHORIZED {
-        out.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        out.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     for (name, value) in resp.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -203,7 +232,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
             .unwrap_or(false);
         if !is_json {
             return Err(ApiError::new(
@@ -214,7 +249,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let raw = Bytes::from_request(req, state).await.map_err(|rej| {
             if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body too large",
+                )
             } else {
                 ApiError::bad_request("could not read the request body")
             }
@@ -239,7 +278,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 let mut err = ApiError::bad_request(msg.clone());
                 err.field = backticked_after(&msg, "unknown field ")
                     .or_else(|| missing_field_name(&msg))
-                    .or_else(|| msg.split(": ").nth(1).and_then(|s| s.split(':').next()).map(|s| s.trim().to_string()));
+                    .or_else(|| {
+                        msg.split(": ")
+                            .nth(1)
+                            .and_then(|s| s.split(':').next())
+                            .map(|s| s.trim().to_string())
+                    });
                 err
             })
     }

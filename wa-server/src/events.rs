@@ -27,17 +27,20 @@ pub async fn record(
     event_type: &str,
     data: Value,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let seq: Option<(i64,)> =
-        sqlx::query_as("UPDATE devices SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
-            .bind(device_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let seq: Option<(i64,)> = sqlx::query_as(
+        "UPDATE devices SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(device_id)
+    .fetch_optional(&mut **tx)
+    .await?;
     let Some((seq,)) = seq else { return Ok(None) };
     // One counter row gives a gap-free global order equal to commit order: the row lock is
     // held until this transaction commits.
-    let (pos,): (i64,) = sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value")
-        .fetch_one(&mut **tx)
-        .await?;
+    let (pos,): (i64,) = sqlx::query_as(
+        "UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     let now = now_ms();
     let id = new_id("evt");
     let payload = json!({
@@ -85,12 +88,20 @@ pub async fn record(
 }
 
 /// Applies one transport report to the database (with its event) and wakes listeners.
-pub async fn apply_transport_event(state: &AppState, event: TransportEvent) -> Result<(), sqlx::Error> {
+pub async fn apply_transport_event(
+    state: &AppState,
+    event: TransportEvent,
+) -> Result<(), sqlx::Error> {
     let mut tx = state.db.pool.begin().await?;
     let now = now_ms();
     let mut wake_device = None;
     let pos = match event {
-        TransportEvent::Status { device_id, status, phone, push_name } => {
+        TransportEvent::Status {
+            device_id,
+            status,
+            phone,
+            push_name,
+        } => {
             let done = sqlx::query(
                 "UPDATE devices SET status = $2, phone = COALESCE($3, phone), push_name = COALESCE($4, push_name), last_seen_at = $5, updated_at = $5 WHERE id = $1",
             )
@@ -108,7 +119,11 @@ pub async fn apply_transport_event(state: &AppState, event: TransportEvent) -> R
             let data = json!({ "status": status.as_str(), "phone": phone, "push_name": push_name });
             record(&mut tx, &device_id, "device.status", data).await?
         }
-        TransportEvent::Receipt { device_id, wa_message_id, kind } => {
+        TransportEvent::Receipt {
+            device_id,
+            wa_message_id,
+            kind,
+        } => {
             let (new, sql) = match kind {
                 ReceiptKind::Delivered => (
                     "delivered",
@@ -155,17 +170,22 @@ async fn store_inbound(
     m: &InboundMessage,
     now: i64,
 ) -> Result<Option<Value>, sqlx::Error> {
-    let exists: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM messages WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'in'")
-            .bind(device_id)
-            .bind(&m.wa_message_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let exists: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM messages WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'in'",
+    )
+    .bind(device_id)
+    .bind(&m.wa_message_id)
+    .fetch_optional(&mut **tx)
+    .await?;
     if exists.is_some() {
         return Ok(None); // a redelivered message is stored and announced once
     }
     let id = new_id("msg");
-    let wa = if m.wa_message_id.is_empty() { new_wa_message_id() } else { m.wa_message_id.clone() };
+    let wa = if m.wa_message_id.is_empty() {
+        new_wa_message_id()
+    } else {
+        m.wa_message_id.clone()
+    };
     let content = json!({ "type": "text", "text": m.text });
     sqlx::query(
         "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, 'text', $5, 'received', $6, 1, 0, $7, $7, $7)",

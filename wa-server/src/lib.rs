@@ -44,14 +44,17 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 pub use config::{Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use transport::{
-    DeviceStatus, DeviceTransport, EventSink, InboundMessage, MediaPayload, MemoryTransport, NullTransport,
-    OutboundContent, OutboundMessage, ReceiptKind, RecordedSend, SendError, TransportEvent,
+    DeviceStatus, DeviceTransport, EventSink, InboundMessage, MediaPayload, MemoryTransport,
+    NullTransport, OutboundContent, OutboundMessage, ReceiptKind, RecordedSend, SendError,
+    TransportEvent,
 };
 
 use state::{AppState, Inner, Metrics};
@@ -122,10 +125,16 @@ impl ServerBuilder {
                 std::fs::create_dir_all(dir)?;
                 db::sqlite_url_in(dir)
             }
-            (None, None) => return Err(ServerError::Config("give a database URL or a data directory".into())),
+            (None, None) => {
+                return Err(ServerError::Config(
+                    "give a database URL or a data directory".into(),
+                ));
+            }
         };
         if self.config.queue.min_delay > self.config.queue.max_delay {
-            return Err(ServerError::Config("queue min_delay exceeds max_delay".into()));
+            return Err(ServerError::Config(
+                "queue min_delay exceeds max_delay".into(),
+            ));
         }
         let db = db::Db::connect(&url).await?;
         let initial_admin_key = provision_admin_key(&db, self.admin_key.as_deref()).await?;
@@ -146,7 +155,9 @@ impl ServerBuilder {
         };
         Ok(Server {
             state: AppState(Arc::new(inner)),
-            listen: self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: self
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             initial_admin_key,
         })
     }
@@ -154,15 +165,23 @@ impl ServerBuilder {
 
 const ADMIN_KEY_ID: &str = "key_admin";
 
-async fn provision_admin_key(db: &db::Db, given: Option<&str>) -> Result<Option<String>, ServerError> {
+async fn provision_admin_key(
+    db: &db::Db,
+    given: Option<&str>,
+) -> Result<Option<String>, ServerError> {
     let now = util::now_ms();
     let scopes = r#"["admin:*"]"#;
     if let Some(k) = given {
         if k.len() < 16 {
-            return Err(ServerError::Config("the admin key must be at least 16 characters".into()));
+            return Err(ServerError::Config(
+                "the admin key must be at least 16 characters".into(),
+            ));
         }
         let mut tx = db.pool.begin().await?;
-        sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(ADMIN_KEY_ID).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM api_keys WHERE id = $1")
+            .bind(ADMIN_KEY_ID)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO api_keys (id, name, prefix, hash, scopes, created_at) VALUES ($1, 'admin', $2, $3, $4, $5)")
             .bind(ADMIN_KEY_ID)
             .bind(auth::key_prefix(k))
@@ -174,8 +193,10 @@ async fn provision_admin_key(db: &db::Db, given: Option<&str>) -> Result<Option<
         tx.commit().await?;
         return Ok(None);
     }
-    let exists: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM api_keys WHERE id = $1").bind(ADMIN_KEY_ID).fetch_optional(&db.pool).await?;
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM api_keys WHERE id = $1")
+        .bind(ADMIN_KEY_ID)
+        .fetch_optional(&db.pool)
+        .await?;
     if exists.is_some() {
         return Ok(None);
     }
@@ -228,11 +249,17 @@ struct RandomRequestId;
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let id = util::new_id("req");
-        axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
     }
 }
 
-async fn count_responses(axum::extract::State(st): axum::extract::State<AppState>, req: Request, next: Next) -> Response {
+async fn count_responses(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let resp = next.run(req).await;
     let class = (resp.status().as_u16() / 100).clamp(1, 5) as usize - 1;
     Metrics::inc(&st.metrics.http_responses[class]);
@@ -266,7 +293,10 @@ impl Server {
             .layer(RequestBodyLimitLayer::new(limit))
             .layer(TraceLayer::new_for_http())
             .layer(middleware::from_fn(error::error_shape))
-            .layer(middleware::from_fn_with_state(self.state.clone(), count_responses))
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                count_responses,
+            ))
             .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
             .layer(SetRequestIdLayer::new(x_request_id, RandomRequestId))
             .with_state(self.state.clone())
@@ -303,7 +333,12 @@ impl Server {
                 })
                 .await;
         });
-        Ok(RunningServer { addr, state: self.state, shutdown: Some(tx), task })
+        Ok(RunningServer {
+            addr,
+            state: self.state,
+            shutdown: Some(tx),
+            task,
+        })
     }
 
     /// Binds and serves until Ctrl-C.
@@ -334,7 +369,10 @@ mod tests {
         assert_eq!(served, documented);
         let doc = crate::openapi::document();
         for (method, path) in served {
-            assert!(doc["paths"][path][method.to_ascii_lowercase()].is_object(), "{method} {path}");
+            assert!(
+                doc["paths"][path][method.to_ascii_lowercase()].is_object(),
+                "{method} {path}"
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 //! every address its host resolves to (and every redirect hop) is public or on the configured
 //! allow-list, the body fits the size limit and the transfer ends within the timeout.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +23,19 @@ impl IpNetwork {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -45,10 +53,17 @@ impl FromStr for IpNetwork {
         let addr: IpAddr = a.parse().map_err(|_| format!("bad address in {s:?}"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("bad prefix in {s:?}"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix in {s:?}"))?,
             None => max,
         };
-        Ok(IpNetwork { addr: canonical(addr), prefix })
+        Ok(IpNetwork {
+            addr: canonical(addr),
+            prefix,
+        })
     }
 }
 
@@ -65,7 +80,11 @@ pub struct MediaPolicy {
 
 impl Default for MediaPolicy {
     fn default() -> Self {
-        MediaPolicy { max_bytes: 16 * 1024 * 1024, timeout: Duration::from_secs(30), allow: Vec::new() }
+        MediaPolicy {
+            max_bytes: 16 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            allow: Vec::new(),
+        }
     }
 }
 
@@ -96,7 +115,8 @@ pub enum FetchError {
 impl FetchError {
     /// Whether a retry could succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, FetchError::Timeout | FetchError::Network(_)) || matches!(self, FetchError::Status(s) if *s >= 500)
+        matches!(self, FetchError::Timeout | FetchError::Network(_))
+            || matches!(self, FetchError::Status(s) if *s >= 500)
     }
 }
 
@@ -136,7 +156,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
-                || a == Ipv6Addr::from(Ipv4Addr::LOCALHOST.to_ipv6_compatible())
+                || a == Ipv4Addr::LOCALHOST.to_ipv6_compatible()
         }
     }
 }
@@ -155,10 +175,15 @@ impl Resolve for GuardedResolver {
         let allow = self.allow.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| address_allowed(&allow, a.ip())).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| address_allowed(&allow, a.ip()))
+                .collect();
             if ok.is_empty() {
-                return Err(Box::new(FetchError::ForbiddenAddress) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(FetchError::ForbiddenAddress)
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(ok.into_iter()) as Addrs)
         })
@@ -169,15 +194,23 @@ impl Resolve for GuardedResolver {
 pub fn validate_url(allow: &[IpNetwork], url: &str) -> Result<reqwest::Url, FetchError> {
     let u = reqwest::Url::parse(url).map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
     if u.scheme() != "http" && u.scheme() != "https" {
-        return Err(FetchError::InvalidUrl("only http and https are allowed".into()));
+        return Err(FetchError::InvalidUrl(
+            "only http and https are allowed".into(),
+        ));
     }
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(FetchError::InvalidUrl("credentials in URLs are not allowed".into()));
+        return Err(FetchError::InvalidUrl(
+            "credentials in URLs are not allowed".into(),
+        ));
     }
     match u.host() {
         None => return Err(FetchError::InvalidUrl("URL has no host".into())),
-        Some(url::Host::Ipv4(a)) if !address_allowed(allow, IpAddr::V4(a)) => return Err(FetchError::ForbiddenAddress),
-        Some(url::Host::Ipv6(a)) if !address_allowed(allow, IpAddr::V6(a)) => return Err(FetchError::ForbiddenAddress),
+        Some(url::Host::Ipv4(a)) if !address_allowed(allow, IpAddr::V4(a)) => {
+            return Err(FetchError::ForbiddenAddress);
+        }
+        Some(url::Host::Ipv6(a)) if !address_allowed(allow, IpAddr::V6(a)) => {
+            return Err(FetchError::ForbiddenAddress);
+        }
         _ => {}
     }
     Ok(u)
@@ -239,8 +272,11 @@ impl MediaFetcher {
             if resp.content_length().is_some_and(|n| n > limit as u64) {
                 return Err(FetchError::TooLarge(limit));
             }
-            let content_type =
-                resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let content_type = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let mut body = BytesMut::new();
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
@@ -250,9 +286,14 @@ impl MediaFetcher {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Fetched { data: body.freeze(), content_type })
+            Ok(Fetched {
+                data: body.freeze(),
+                content_type,
+            })
         };
-        tokio::time::timeout(self.policy.timeout, work).await.map_err(|_| FetchError::Timeout)?
+        tokio::time::timeout(self.policy.timeout, work)
+            .await
+            .map_err(|_| FetchError::Timeout)?
     }
 }
 
@@ -279,7 +320,19 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_refused_without_allow_list() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+            "100.64.0.1",
+        ] {
             assert!(!address_allowed(&[], ip.parse().unwrap()), "{ip}");
         }
         assert!(address_allowed(&[], "93.184.216.34".parse().unwrap()));
@@ -295,10 +348,22 @@ mod tests {
 
     #[test]
     fn validate_url_rejects_other_schemes_and_literal_internal_ips() {
-        assert!(matches!(validate_url(&[], "file:///etc/passwd"), Err(FetchError::InvalidUrl(_))));
-        assert!(matches!(validate_url(&[], "http://[::1]:80/x"), Err(FetchError::ForbiddenAddress)));
-        assert!(matches!(validate_url(&[], "http://169.254.169.254/latest"), Err(FetchError::ForbiddenAddress)));
-        assert!(matches!(validate_url(&[], "http://user:pw@example.com/"), Err(FetchError::InvalidUrl(_))));
+        assert!(matches!(
+            validate_url(&[], "file:///etc/passwd"),
+            Err(FetchError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            validate_url(&[], "http://[::1]:80/x"),
+            Err(FetchError::ForbiddenAddress)
+        ));
+        assert!(matches!(
+            validate_url(&[], "http://169.254.169.254/latest"),
+            Err(FetchError::ForbiddenAddress)
+        ));
+        assert!(matches!(
+            validate_url(&[], "http://user:pw@example.com/"),
+            Err(FetchError::InvalidUrl(_))
+        ));
         assert!(validate_url(&[], "https://example.com/a.jpg").is_ok());
     }
 

@@ -4,44 +4,368 @@
 use serde_json::{Map, Value, json};
 
 /// (method, path, operationId, summary, scope, request schema, success status, response schema)
-type Op = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, Option<&'static str>, u16, &'static str);
+type Op = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    u16,
+    &'static str,
+);
 
 const OPS: &[Op] = &[
-    ("GET", "/healthz", "healthz", "Liveness probe", None, None, 200, "Status"),
-    ("GET", "/readyz", "readyz", "Readiness probe (database reachable)", None, None, 200, "Status"),
-    ("GET", "/metrics", "metrics", "Prometheus metrics (text format)", None, None, 200, "Text"),
-    ("GET", "/openapi.json", "openapi", "This document", None, None, 200, "Any"),
-    ("POST", "/v1/keys", "createKey", "Create an API key; the key is returned only here", Some("admin:*"), Some("CreateKey"), 201, "CreatedKey"),
-    ("GET", "/v1/keys", "listKeys", "List API keys (never the keys themselves)", Some("admin:*"), None, 200, "KeyList"),
-    ("DELETE", "/v1/keys/{id}", "revokeKey", "Revoke an API key", Some("admin:*"), None, 204, "Empty"),
-    ("POST", "/v1/devices", "createDevice", "Create a device (a WhatsApp account slot)", Some("devices:write"), Some("CreateDevice"), 201, "Device"),
-    ("GET", "/v1/devices", "listDevices", "List devices", Some("devices:read"), None, 200, "DeviceList"),
-    ("GET", "/v1/devices/{id}", "getDevice", "Get a device", Some("devices:read"), None, 200, "Device"),
-    ("DELETE", "/v1/devices/{id}", "deleteDevice", "Delete a device; its queued messages fail", Some("devices:write"), None, 204, "Empty"),
-    ("POST", "/v1/devices/{id}/messages", "sendMessage", "Queue a message (persisted before the 202); honours Idempotency-Key", Some("messages:send"), Some("SendMessage"), 202, "Message"),
-    ("GET", "/v1/messages", "listMessages", "Message log, newest first, cursor-paginated, filterable", Some("messages:read"), None, 200, "MessageList"),
-    ("GET", "/v1/messages/{id}", "getMessage", "Get a message and its status", Some("messages:read"), None, 200, "Message"),
-    ("POST", "/v1/contacts", "createContact", "Create a contact", Some("contacts:write"), Some("Contact"), 201, "Contact"),
-    ("GET", "/v1/contacts", "listContacts", "List contacts", Some("contacts:read"), None, 200, "ContactList"),
-    ("GET", "/v1/contacts/{id}", "getContact", "Get a contact", Some("contacts:read"), None, 200, "Contact"),
-    ("PATCH", "/v1/contacts/{id}", "updateContact", "Update a contact", Some("contacts:write"), Some("Contact"), 200, "Contact"),
-    ("DELETE", "/v1/contacts/{id}", "deleteContact", "Delete a contact", Some("contacts:write"), None, 204, "Empty"),
-    ("POST", "/v1/contact-groups", "createContactGroup", "Create a contact group", Some("contacts:write"), Some("ContactGroupInput"), 201, "ContactGroup"),
-    ("GET", "/v1/contact-groups", "listContactGroups", "List contact groups", Some("contacts:read"), None, 200, "ContactGroupList"),
-    ("GET", "/v1/contact-groups/{id}", "getContactGroup", "Get a contact group with members", Some("contacts:read"), None, 200, "ContactGroup"),
-    ("PATCH", "/v1/contact-groups/{id}", "updateContactGroup", "Update a group; contact_ids replaces the membership", Some("contacts:write"), Some("ContactGroupInput"), 200, "ContactGroup"),
-    ("DELETE", "/v1/contact-groups/{id}", "deleteContactGroup", "Delete a contact group", Some("contacts:write"), None, 204, "Empty"),
-    ("PUT", "/v1/contact-groups/{id}/members/{contact_id}", "addContactGroupMember", "Add a contact to a group", Some("contacts:write"), None, 204, "Empty"),
-    ("DELETE", "/v1/contact-groups/{id}/members/{contact_id}", "removeContactGroupMember", "Remove a contact from a group", Some("contacts:write"), None, 204, "Empty"),
-    ("POST", "/v1/webhooks", "createWebhook", "Subscribe a URL to events; the secret is returned only here", Some("webhooks:write"), Some("CreateWebhook"), 201, "CreatedWebhook"),
-    ("GET", "/v1/webhooks", "listWebhooks", "List webhooks", Some("webhooks:write"), None, 200, "WebhookList"),
-    ("GET", "/v1/webhooks/{id}", "getWebhook", "Get a webhook", Some("webhooks:write"), None, 200, "Webhook"),
-    ("PATCH", "/v1/webhooks/{id}", "updateWebhook", "Update a webhook", Some("webhooks:write"), Some("UpdateWebhook"), 200, "Webhook"),
-    ("DELETE", "/v1/webhooks/{id}", "deleteWebhook", "Delete a webhook", Some("webhooks:write"), None, 204, "Empty"),
-    ("GET", "/v1/webhooks/{id}/deliveries", "listDeliveries", "Delivery log with every attempt", Some("webhooks:write"), None, 200, "DeliveryList"),
-    ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", "redeliver", "Deliver one finished delivery again", Some("webhooks:write"), None, 202, "Requeued"),
-    ("POST", "/v1/webhooks/{id}/redeliver", "redeliverDead", "Deliver every dead letter again", Some("webhooks:write"), None, 202, "Requeued"),
-    ("GET", "/v1/events", "events", "Server-sent event stream, resumable with Last-Event-ID", Some("messages:read"), None, 200, "EventStream"),
+    (
+        "GET",
+        "/healthz",
+        "healthz",
+        "Liveness probe",
+        None,
+        None,
+        200,
+        "Status",
+    ),
+    (
+        "GET",
+        "/readyz",
+        "readyz",
+        "Readiness probe (database reachable)",
+        None,
+        None,
+        200,
+        "Status",
+    ),
+    (
+        "GET",
+        "/metrics",
+        "metrics",
+        "Prometheus metrics (text format)",
+        None,
+        None,
+        200,
+        "Text",
+    ),
+    (
+        "GET",
+        "/openapi.json",
+        "openapi",
+        "This document",
+        None,
+        None,
+        200,
+        "Any",
+    ),
+    (
+        "POST",
+        "/v1/keys",
+        "createKey",
+        "Create an API key; the key is returned only here",
+        Some("admin:*"),
+        Some("CreateKey"),
+        201,
+        "CreatedKey",
+    ),
+    (
+        "GET",
+        "/v1/keys",
+        "listKeys",
+        "List API keys (never the keys themselves)",
+        Some("admin:*"),
+        None,
+        200,
+        "KeyList",
+    ),
+    (
+        "DELETE",
+        "/v1/keys/{id}",
+        "revokeKey",
+        "Revoke an API key",
+        Some("admin:*"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "POST",
+        "/v1/devices",
+        "createDevice",
+        "Create a device (a WhatsApp account slot)",
+        Some("devices:write"),
+        Some("CreateDevice"),
+        201,
+        "Device",
+    ),
+    (
+        "GET",
+        "/v1/devices",
+        "listDevices",
+        "List devices",
+        Some("devices:read"),
+        None,
+        200,
+        "DeviceList",
+    ),
+    (
+        "GET",
+        "/v1/devices/{id}",
+        "getDevice",
+        "Get a device",
+        Some("devices:read"),
+        None,
+        200,
+        "Device",
+    ),
+    (
+        "DELETE",
+        "/v1/devices/{id}",
+        "deleteDevice",
+        "Delete a device; its queued messages fail",
+        Some("devices:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "POST",
+        "/v1/devices/{id}/messages",
+        "sendMessage",
+        "Queue a message (persisted before the 202); honours Idempotency-Key",
+        Some("messages:send"),
+        Some("SendMessage"),
+        202,
+        "Message",
+    ),
+    (
+        "GET",
+        "/v1/messages",
+        "listMessages",
+        "Message log, newest first, cursor-paginated, filterable",
+        Some("messages:read"),
+        None,
+        200,
+        "MessageList",
+    ),
+    (
+        "GET",
+        "/v1/messages/{id}",
+        "getMessage",
+        "Get a message and its status",
+        Some("messages:read"),
+        None,
+        200,
+        "Message",
+    ),
+    (
+        "POST",
+        "/v1/contacts",
+        "createContact",
+        "Create a contact",
+        Some("contacts:write"),
+        Some("Contact"),
+        201,
+        "Contact",
+    ),
+    (
+        "GET",
+        "/v1/contacts",
+        "listContacts",
+        "List contacts",
+        Some("contacts:read"),
+        None,
+        200,
+        "ContactList",
+    ),
+    (
+        "GET",
+        "/v1/contacts/{id}",
+        "getContact",
+        "Get a contact",
+        Some("contacts:read"),
+        None,
+        200,
+        "Contact",
+    ),
+    (
+        "PATCH",
+        "/v1/contacts/{id}",
+        "updateContact",
+        "Update a contact",
+        Some("contacts:write"),
+        Some("Contact"),
+        200,
+        "Contact",
+    ),
+    (
+        "DELETE",
+        "/v1/contacts/{id}",
+        "deleteContact",
+        "Delete a contact",
+        Some("contacts:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "POST",
+        "/v1/contact-groups",
+        "createContactGroup",
+        "Create a contact group",
+        Some("contacts:write"),
+        Some("ContactGroupInput"),
+        201,
+        "ContactGroup",
+    ),
+    (
+        "GET",
+        "/v1/contact-groups",
+        "listContactGroups",
+        "List contact groups",
+        Some("contacts:read"),
+        None,
+        200,
+        "ContactGroupList",
+    ),
+    (
+        "GET",
+        "/v1/contact-groups/{id}",
+        "getContactGroup",
+        "Get a contact group with members",
+        Some("contacts:read"),
+        None,
+        200,
+        "ContactGroup",
+    ),
+    (
+        "PATCH",
+        "/v1/contact-groups/{id}",
+        "updateContactGroup",
+        "Update a group; contact_ids replaces the membership",
+        Some("contacts:write"),
+        Some("ContactGroupInput"),
+        200,
+        "ContactGroup",
+    ),
+    (
+        "DELETE",
+        "/v1/contact-groups/{id}",
+        "deleteContactGroup",
+        "Delete a contact group",
+        Some("contacts:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "PUT",
+        "/v1/contact-groups/{id}/members/{contact_id}",
+        "addContactGroupMember",
+        "Add a contact to a group",
+        Some("contacts:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "DELETE",
+        "/v1/contact-groups/{id}/members/{contact_id}",
+        "removeContactGroupMember",
+        "Remove a contact from a group",
+        Some("contacts:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "POST",
+        "/v1/webhooks",
+        "createWebhook",
+        "Subscribe a URL to events; the secret is returned only here",
+        Some("webhooks:write"),
+        Some("CreateWebhook"),
+        201,
+        "CreatedWebhook",
+    ),
+    (
+        "GET",
+        "/v1/webhooks",
+        "listWebhooks",
+        "List webhooks",
+        Some("webhooks:write"),
+        None,
+        200,
+        "WebhookList",
+    ),
+    (
+        "GET",
+        "/v1/webhooks/{id}",
+        "getWebhook",
+        "Get a webhook",
+        Some("webhooks:write"),
+        None,
+        200,
+        "Webhook",
+    ),
+    (
+        "PATCH",
+        "/v1/webhooks/{id}",
+        "updateWebhook",
+        "Update a webhook",
+        Some("webhooks:write"),
+        Some("UpdateWebhook"),
+        200,
+        "Webhook",
+    ),
+    (
+        "DELETE",
+        "/v1/webhooks/{id}",
+        "deleteWebhook",
+        "Delete a webhook",
+        Some("webhooks:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
+        "GET",
+        "/v1/webhooks/{id}/deliveries",
+        "listDeliveries",
+        "Delivery log with every attempt",
+        Some("webhooks:write"),
+        None,
+        200,
+        "DeliveryList",
+    ),
+    (
+        "POST",
+        "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        "redeliver",
+        "Deliver one finished delivery again",
+        Some("webhooks:write"),
+        None,
+        202,
+        "Requeued",
+    ),
+    (
+        "POST",
+        "/v1/webhooks/{id}/redeliver",
+        "redeliverDead",
+        "Deliver every dead letter again",
+        Some("webhooks:write"),
+        None,
+        202,
+        "Requeued",
+    ),
+    (
+        "GET",
+        "/v1/events",
+        "events",
+        "Server-sent event stream, resumable with Last-Event-ID",
+        Some("messages:read"),
+        None,
+        200,
+        "EventStream",
+    ),
 ];
 
 /// (method, path) of every documented operation.
@@ -58,9 +382,18 @@ fn schemas() -> Value {
     let s = |t: &str| json!({ "type": t });
     let ns = json!({ "type": ["string", "null"] });
     let ts = json!({ "type": ["string", "null"], "format": "date-time" });
-    let media = obj(json!({ "url": {"type": "string", "format": "uri"}, "caption": s("string"), "filename": s("string"), "mime_type": s("string") }), &["url"]);
-    let list = |item: &str| obj(json!({ "data": { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } } }), &["data"]);
-    let scopes = json!({ "type": "array", "items": { "type": "string", "enum": crate::auth::SCOPES } });
+    let media = obj(
+        json!({ "url": {"type": "string", "format": "uri"}, "caption": s("string"), "filename": s("string"), "mime_type": s("string") }),
+        &["url"],
+    );
+    let list = |item: &str| {
+        obj(
+            json!({ "data": { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } } }),
+            &["data"],
+        )
+    };
+    let scopes =
+        json!({ "type": "array", "items": { "type": "string", "enum": crate::auth::SCOPES } });
     json!({
         "Error": obj(json!({ "error": obj(json!({ "code": s("string"), "message": s("string"), "request_id": s("string"), "field": s("string"), "scope": s("string") }), &["code", "message", "request_id"]) }), &["error"]),
         "Status": obj(json!({ "status": s("string") }), &["status"]),
@@ -127,35 +460,54 @@ pub fn document() -> Value {
         let responses = op["responses"].as_object_mut().expect("object");
         let body = match *resp {
             "Empty" => json!({ "description": "done" }),
-            "Text" => json!({ "description": "ok", "content": { "text/plain": { "schema": { "type": "string" } } } }),
-            "EventStream" => json!({ "description": "event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/EventStream" } } } }),
-            r => json!({ "description": "ok", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{r}") } } } }),
+            "Text" => {
+                json!({ "description": "ok", "content": { "text/plain": { "schema": { "type": "string" } } } })
+            }
+            "EventStream" => {
+                json!({ "description": "event stream", "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/EventStream" } } } })
+            }
+            r => {
+                json!({ "description": "ok", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{r}") } } } })
+            }
         };
         responses.insert(status.to_string(), body);
         if let Some(sc) = scope {
             op["security"] = json!([{ "bearer": [] }]);
             op["x-required-scope"] = json!(sc);
             let responses = op["responses"].as_object_mut().expect("object");
-            responses.insert("400".into(), err("invalid request; `field` names the field at fault"));
+            responses.insert(
+                "400".into(),
+                err("invalid request; `field` names the field at fault"),
+            );
             responses.insert("401".into(), err("missing or invalid API key"));
-            responses.insert("403".into(), err("the key lacks the scope named in `scope`"));
+            responses.insert(
+                "403".into(),
+                err("the key lacks the scope named in `scope`"),
+            );
             responses.insert("404".into(), err("not found"));
             responses.insert("429".into(), err("rate limited; see Retry-After"));
             if req.is_some() {
                 responses.insert("413".into(), err("request body too large"));
             }
             if *op_id == "sendMessage" {
-                responses.insert("409".into(), err("Idempotency-Key reused with a different body"));
+                responses.insert(
+                    "409".into(),
+                    err("Idempotency-Key reused with a different body"),
+                );
                 op["parameters"].as_array_mut().expect("has path params").push(json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 255 } }));
             }
             if *op_id == "createContact" || *op_id == "updateContact" {
-                op["responses"].as_object_mut().expect("object").insert("409".into(), err("phone number already used by another contact"));
+                op["responses"].as_object_mut().expect("object").insert(
+                    "409".into(),
+                    err("phone number already used by another contact"),
+                );
             }
         }
         if let Some(r) = req {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{r}") } } } });
         }
-        paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] = op;
+        paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
+            op;
     }
     json!({
         "openapi": "3.1.0",

@@ -124,7 +124,9 @@ pub fn wake(state: &AppState, device_id: &str) {
 
 /// Starts workers for every device that exists.
 pub async fn start_all(state: &AppState) -> Result<(), sqlx::Error> {
-    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM devices").fetch_all(&state.db.pool).await?;
+    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM devices")
+        .fetch_all(&state.db.pool)
+        .await?;
     for (id,) in ids {
         wake(state, &id);
     }
@@ -141,7 +143,9 @@ fn jittered(min: Duration, max: Duration) -> Duration {
 /// Delay before retry number `attempts` (1-based): base·2^(attempts−1), capped, times a random
 /// factor in [0.5, 1].
 pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20)).min(max);
+    let exp = base
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(20))
+        .min(max);
     exp.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
@@ -177,10 +181,20 @@ async fn worker(state: AppState, device_id: String, notify: Arc<Notify>) {
             Step::Gone => break,
         }
     }
-    state.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(&device_id);
+    state
+        .workers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&device_id);
 }
 
-async fn fail(state: &AppState, id: &str, device_id: &str, wa_id: &str, reason: &str) -> Result<(), sqlx::Error> {
+async fn fail(
+    state: &AppState,
+    id: &str,
+    device_id: &str,
+    wa_id: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
     let mut tx = state.db.pool.begin().await?;
     let now = now_ms();
     let done = sqlx::query(
@@ -308,7 +322,14 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
         }
         Err(SendError::Temporary(reason)) => {
             if attempt >= q.max_attempts {
-                fail(state, &id, device_id, &wa_id, &format!("gave up after {attempt} attempts: {reason}")).await?;
+                fail(
+                    state,
+                    &id,
+                    device_id,
+                    &wa_id,
+                    &format!("gave up after {attempt} attempts: {reason}"),
+                )
+                .await?;
             } else {
                 Metrics::inc(&state.metrics.send_retries);
                 let delay = backoff(q.retry_base, q.retry_max, attempt);
@@ -332,7 +353,10 @@ async fn fetch_media(state: &AppState, m: MediaRef) -> Result<MediaPayload, Send
     match state.media.fetch(&m.url).await {
         Ok(f) => Ok(MediaPayload {
             data: f.data,
-            mime_type: m.mime_type.or(f.content_type).unwrap_or_else(|| "application/octet-stream".into()),
+            mime_type: m
+                .mime_type
+                .or(f.content_type)
+                .unwrap_or_else(|| "application/octet-stream".into()),
             caption: m.caption,
             filename: m.filename,
         }),
@@ -348,10 +372,20 @@ async fn prepare(state: &AppState, c: StoredContent) -> Result<OutboundContent, 
         StoredContent::Video(m) => OutboundContent::Video(fetch_media(state, m).await?),
         StoredContent::Audio(m) => OutboundContent::Audio(fetch_media(state, m).await?),
         StoredContent::Document(m) => OutboundContent::Document(fetch_media(state, m).await?),
-        StoredContent::Location { latitude, longitude, name, address } => {
-            OutboundContent::Location { latitude, longitude, name, address }
-        }
+        StoredContent::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        } => OutboundContent::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        },
         StoredContent::Contact { name, phone } => OutboundContent::Contact { name, phone },
-        StoredContent::Reaction { message_id, emoji } => OutboundContent::Reaction { message_id, emoji },
+        StoredContent::Reaction { message_id, emoji } => {
+            OutboundContent::Reaction { message_id, emoji }
+        }
     })
 }

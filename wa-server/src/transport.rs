@@ -274,7 +274,11 @@ impl MemoryTransport {
     }
     /// Makes the next sends through `device_id` fail with these errors, in order.
     pub fn fail_next(&self, device_id: &str, errors: impl IntoIterator<Item = SendError>) {
-        self.lock().scripted.entry(device_id.to_string()).or_default().extend(errors);
+        self.lock()
+            .scripted
+            .entry(device_id.to_string())
+            .or_default()
+            .extend(errors);
     }
     /// Emits an event as if it came from WhatsApp. False until the gateway attached.
     pub fn emit(&self, event: TransportEvent) -> bool {
@@ -308,7 +312,11 @@ impl DeviceTransport for MemoryTransport {
 
     async fn send(&self, device_id: &str, message: &OutboundMessage) -> Result<(), SendError> {
         let mut st = self.lock();
-        let rec = RecordedSend { device_id: device_id.to_string(), message: message.clone(), at: std::time::Instant::now() };
+        let rec = RecordedSend {
+            device_id: device_id.to_string(),
+            message: message.clone(),
+            at: std::time::Instant::now(),
+        };
         st.attempts.push(rec.clone());
         if let Some(err) = st.scripted.get_mut(device_id).and_then(VecDeque::pop_front) {
             return Err(err);

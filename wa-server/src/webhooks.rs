@@ -34,7 +34,8 @@ pub fn secret_key(secret: &str) -> Vec<u8> {
 
 /// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&secret_key(secret)).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&secret_key(secret)).expect("HMAC takes any key length");
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -46,13 +47,22 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
 /// Receiver-side check: true when any `v1,` signature in `header` matches (constant time).
 pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
     let expected = sign(secret, id, timestamp, body);
-    header.split(' ').any(|sig| crate::util::ct_eq(sig.as_bytes(), expected.as_bytes()))
+    header
+        .split(' ')
+        .any(|sig| crate::util::ct_eq(sig.as_bytes(), expected.as_bytes()))
 }
 
 /// The HTTP client used for webhook delivery, under the same address policy as media.
-pub fn client(state_allow: Vec<IpNetwork>, allow_private: bool, timeout: std::time::Duration) -> reqwest::Client {
+pub fn client(
+    state_allow: Vec<IpNetwork>,
+    allow_private: bool,
+    timeout: std::time::Duration,
+) -> reqwest::Client {
     let allow: Vec<IpNetwork> = if allow_private {
-        vec!["0.0.0.0/0".parse().expect("static"), "::/0".parse().expect("static")]
+        vec![
+            "0.0.0.0/0".parse().expect("static"),
+            "::/0".parse().expect("static"),
+        ]
     } else {
         state_allow
     };
@@ -71,7 +81,11 @@ struct Due {
 /// Runs until shutdown: delivers due webhook deliveries.
 pub async fn run(state: AppState) {
     let cfg = state.config.webhooks.clone();
-    let http = client(state.config.media.allow.clone(), cfg.allow_private_targets, cfg.timeout);
+    let http = client(
+        state.config.media.allow.clone(),
+        cfg.allow_private_targets,
+        cfg.timeout,
+    );
     loop {
         if state.stopping.load(Ordering::SeqCst) {
             break;
@@ -114,13 +128,21 @@ async fn round(state: &AppState, http: &reqwest::Client) -> Result<bool, sqlx::E
         .fetch_one(&state.db.pool)
         .await?;
         if earlier == 0 {
-            batch.push(Due { id, webhook_id, event_pos, device_id, attempts, created_at });
+            batch.push(Due {
+                id,
+                webhook_id,
+                event_pos,
+                device_id,
+                attempts,
+                created_at,
+            });
         }
     }
     if batch.is_empty() {
         return Ok(false);
     }
-    let results = futures_util::future::join_all(batch.into_iter().map(|d| attempt(state, http, d))).await;
+    let results =
+        futures_util::future::join_all(batch.into_iter().map(|d| attempt(state, http, d))).await;
     for r in results {
         r?;
     }
@@ -134,10 +156,11 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
             .bind(&d.webhook_id)
             .fetch_optional(&state.db.pool)
             .await?;
-    let event: Option<(String, String)> = sqlx::query_as("SELECT id, payload FROM events WHERE pos = $1")
-        .bind(d.event_pos)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let event: Option<(String, String)> =
+        sqlx::query_as("SELECT id, payload FROM events WHERE pos = $1")
+            .bind(d.event_pos)
+            .fetch_optional(&state.db.pool)
+            .await?;
     let (Some((url, secret, headers)), Some((event_id, payload))) = (hook, event) else {
         sqlx::query("UPDATE webhook_deliveries SET status = 'dead', last_error = 'webhook or event deleted', updated_at = $2 WHERE id = $1")
             .bind(&d.id)
@@ -155,9 +178,14 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
         .header("webhook-timestamp", ts.to_string())
         .header("webhook-signature", sign(&secret, &event_id, ts, &body))
         .header("user-agent", "wasap-webhooks/0.1");
-    let extra: Vec<(String, String)> = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&headers)
-        .map(|m| m.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string()))).collect())
-        .unwrap_or_default();
+    let extra: Vec<(String, String)> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&headers)
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
     for (k, v) in extra {
         req = req.header(k, v);
     }
@@ -166,9 +194,15 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
     let latency = started.elapsed().as_millis() as i64;
     let (code, error) = match outcome {
         Ok(r) if r.status().is_success() => (Some(r.status().as_u16() as i64), None),
-        Ok(r) => (Some(r.status().as_u16() as i64), Some(format!("receiver answered {}", r.status().as_u16()))),
+        Ok(r) => (
+            Some(r.status().as_u16() as i64),
+            Some(format!("receiver answered {}", r.status().as_u16())),
+        ),
         Err(e) if e.is_timeout() => (None, Some("timeout".to_string())),
-        Err(e) => (None, Some(format!("connection failed: {}", e.without_url()))),
+        Err(e) => (
+            None,
+            Some(format!("connection failed: {}", e.without_url())),
+        ),
     };
     let now = now_ms();
     let mut tx = state.db.pool.begin().await?;
@@ -193,7 +227,8 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
             .await?;
     } else {
         Metrics::inc(&state.metrics.webhook_failed);
-        let delay = crate::queue::backoff(cfg.retry_base, cfg.retry_max, attempts as u32).as_millis() as i64;
+        let delay = crate::queue::backoff(cfg.retry_base, cfg.retry_max, attempts as u32)
+            .as_millis() as i64;
         let dead = now + delay > d.created_at + cfg.retry_window.as_millis() as i64;
         if dead {
             Metrics::inc(&state.metrics.webhook_dead);
@@ -226,7 +261,15 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
         mac.update(b"msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}");
         let want = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-        assert_eq!(sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b"{\"test\": 2432232314}"), want);
+        assert_eq!(
+            sign(
+                secret,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                b"{\"test\": 2432232314}"
+            ),
+            want
+        );
     }
 
     #[test]

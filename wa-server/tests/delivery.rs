@@ -26,7 +26,10 @@ async fn serve(app: Router) -> std::net::SocketAddr {
 
 async fn media_server() -> std::net::SocketAddr {
     let app = Router::new()
-        .route("/img", get(|| async { ([("content-type", "image/png")], vec![7u8; 1000]) }))
+        .route(
+            "/img",
+            get(|| async { ([("content-type", "image/png")], vec![7u8; 1000]) }),
+        )
         .route("/big", get(|| async { vec![1u8; 10_000] }))
         .route(
             "/slow",
@@ -42,17 +45,27 @@ fn policy(allow_loopback: bool) -> MediaPolicy {
     MediaPolicy {
         max_bytes: 4096,
         timeout: Duration::from_millis(500),
-        allow: if allow_loopback { vec!["127.0.0.0/8".parse().unwrap()] } else { vec![] },
+        allow: if allow_loopback {
+            vec!["127.0.0.0/8".parse().unwrap()]
+        } else {
+            vec![]
+        },
     }
 }
 
 #[tokio::test]
 async fn fetcher_reads_allowed_loopback_media() {
     let addr = media_server().await;
-    let f = MediaFetcher::new(policy(true)).fetch(&format!("http://{addr}/img")).await.unwrap();
+    let f = MediaFetcher::new(policy(true))
+        .fetch(&format!("http://{addr}/img"))
+        .await
+        .unwrap();
     assert_eq!(f.data.len(), 1000);
     assert_eq!(f.content_type.as_deref(), Some("image/png"));
-    let via_name = MediaFetcher::new(policy(true)).fetch(&format!("http://localhost:{}/img", addr.port())).await.unwrap();
+    let via_name = MediaFetcher::new(policy(true))
+        .fetch(&format!("http://localhost:{}/img", addr.port()))
+        .await
+        .unwrap();
     assert_eq!(via_name.data.len(), 1000);
 }
 
@@ -60,18 +73,32 @@ async fn fetcher_reads_allowed_loopback_media() {
 async fn fetcher_refuses_loopback_without_allow_list_by_ip_and_by_name() {
     let addr = media_server().await;
     let f = MediaFetcher::new(policy(false));
-    assert!(matches!(f.fetch(&format!("http://{addr}/img")).await, Err(FetchError::ForbiddenAddress)));
-    let by_name = f.fetch(&format!("http://localhost:{}/img", addr.port())).await;
-    assert!(matches!(by_name, Err(FetchError::ForbiddenAddress)), "{by_name:?}");
+    assert!(matches!(
+        f.fetch(&format!("http://{addr}/img")).await,
+        Err(FetchError::ForbiddenAddress)
+    ));
+    let by_name = f
+        .fetch(&format!("http://localhost:{}/img", addr.port()))
+        .await;
+    assert!(
+        matches!(by_name, Err(FetchError::ForbiddenAddress)),
+        "{by_name:?}"
+    );
 }
 
 #[tokio::test]
 async fn fetcher_enforces_size_limit_and_timeout() {
     let addr = media_server().await;
     let f = MediaFetcher::new(policy(true));
-    assert!(matches!(f.fetch(&format!("http://{addr}/big")).await, Err(FetchError::TooLarge(4096))));
+    assert!(matches!(
+        f.fetch(&format!("http://{addr}/big")).await,
+        Err(FetchError::TooLarge(4096))
+    ));
     let started = std::time::Instant::now();
-    assert!(matches!(f.fetch(&format!("http://{addr}/slow")).await, Err(FetchError::Timeout)));
+    assert!(matches!(
+        f.fetch(&format!("http://{addr}/slow")).await,
+        Err(FetchError::Timeout)
+    ));
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -79,7 +106,9 @@ async fn image_messages_carry_fetched_bytes_only_from_allowed_hosts(db: Db) {
     let addr = media_server().await;
     let mut cfg = fast_config();
     cfg.media = policy(true);
-    let Some(h) = Harness::start(db, cfg).await else { return };
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
     let m = h.send(&dev, json!({ "to": "628111222333", "image": { "url": format!("http://{addr}/img"), "caption": "look" } })).await;
     h.wait_status(m["id"].as_str().unwrap(), "sent").await;
@@ -93,14 +122,28 @@ async fn image_messages_carry_fetched_bytes_only_from_allowed_hosts(db: Db) {
     }
     h.stop().await;
 
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
-    let (s, v) = h.admin(Method::POST, &format!("/v1/devices/{dev}/messages"), Some(json!({ "to": "628111222333", "image": { "url": format!("http://{addr}/img") } }))).await;
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            &format!("/v1/devices/{dev}/messages"),
+            Some(json!({ "to": "628111222333", "image": { "url": format!("http://{addr}/img") } })),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["field"], "image.url");
     let m = h.send(&dev, json!({ "to": "628111222333", "document": { "url": format!("http://localhost:{}/img", addr.port()) } })).await;
     let failed = h.wait_status(m["id"].as_str().unwrap(), "failed").await;
-    assert!(failed["failure_reason"].as_str().unwrap().contains("forbidden"), "{failed}");
+    assert!(
+        failed["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("forbidden"),
+        "{failed}"
+    );
     assert!(h.transport.sent().is_empty());
     h.stop().await;
 }
@@ -131,7 +174,13 @@ async fn receiver(r: Receiver) -> String {
 }
 
 async fn create_hook(h: &Harness, url: &str) -> (String, String) {
-    let (s, v) = h.admin(Method::POST, "/v1/webhooks", Some(json!({ "url": url, "events": ["*"], "headers": { "X-Tenant": "t1" } }))).await;
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/webhooks",
+            Some(json!({ "url": url, "events": ["*"], "headers": { "X-Tenant": "t1" } })),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let secret = v["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
@@ -139,38 +188,80 @@ async fn create_hook(h: &Harness, url: &str) -> (String, String) {
 }
 
 async fn webhooks_are_signed_ordered_and_gap_free(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let r = Receiver::default();
     let url = receiver(r.clone()).await;
     let (hook, secret) = create_hook(&h, &url).await;
-    let (_, listed) = h.admin(Method::GET, &format!("/v1/webhooks/{hook}"), None).await;
+    let (_, listed) = h
+        .admin(Method::GET, &format!("/v1/webhooks/{hook}"), None)
+        .await;
     assert!(listed.get("secret").is_none() && !listed.to_string().contains(&secret));
     *r.fail_first.lock().unwrap() = 2;
     let dev = h.online_device("d").await;
-    let m = h.send(&dev, json!({ "to": "628111222333", "text": "hi" })).await;
+    let m = h
+        .send(&dev, json!({ "to": "628111222333", "text": "hi" }))
+        .await;
     h.wait_status(m["id"].as_str().unwrap(), "sent").await;
-    assert!(h.transport.receipt(&dev, m["wa_message_id"].as_str().unwrap(), ReceiptKind::Delivered));
-    h.wait_for(|| async { r.got.lock().unwrap().len() == 3 }).await;
+    assert!(h.transport.receipt(
+        &dev,
+        m["wa_message_id"].as_str().unwrap(),
+        ReceiptKind::Delivered
+    ));
+    h.wait_for(|| async { r.got.lock().unwrap().len() == 3 })
+        .await;
     let got = r.got.lock().unwrap().clone();
     let mut types = Vec::new();
     for (i, (headers, body)) in got.iter().enumerate() {
         let id = headers["webhook-id"].to_str().unwrap();
-        let ts: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+        let ts: i64 = headers["webhook-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let sig = headers["webhook-signature"].to_str().unwrap();
-        assert!(wa_server::webhooks::verify(&secret, id, ts, body, sig), "bad signature");
+        assert!(
+            wa_server::webhooks::verify(&secret, id, ts, body, sig),
+            "bad signature"
+        );
         assert!(!wa_server::webhooks::verify(&secret, id, ts + 1, body, sig));
         assert_eq!(headers["x-tenant"], "t1");
         let ev: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(ev["id"], id);
         assert_eq!(ev["device_id"], dev.as_str());
-        assert_eq!(ev["sequence"], (i + 1) as i64, "per-device sequence without gaps, in order");
+        assert_eq!(
+            ev["sequence"],
+            (i + 1) as i64,
+            "per-device sequence without gaps, in order"
+        );
         types.push(ev["type"].as_str().unwrap().to_string());
     }
-    assert_eq!(types, ["device.status", "message.sent", "message.delivered"]);
-    let (_, log) = h.admin(Method::GET, &format!("/v1/webhooks/{hook}/deliveries"), None).await;
-    let first = log["data"].as_array().unwrap().iter().find(|d| d["event_position"] == 1).unwrap().clone();
+    assert_eq!(
+        types,
+        ["device.status", "message.sent", "message.delivered"]
+    );
+    let (_, log) = h
+        .admin(
+            Method::GET,
+            &format!("/v1/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    let first = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_position"] == 1)
+        .unwrap()
+        .clone();
     assert_eq!(first["status"], "delivered");
-    let codes: Vec<i64> = first["attempt_log"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    let codes: Vec<i64> = first["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status_code"].as_i64().unwrap())
+        .collect();
     assert_eq!(codes, [500, 500, 204]);
     h.stop().await;
 }
@@ -178,33 +269,64 @@ async fn webhooks_are_signed_ordered_and_gap_free(db: Db) {
 async fn failing_deliveries_become_dead_letters_and_can_be_redelivered(db: Db) {
     let mut cfg = fast_config();
     cfg.webhooks.retry_window = Duration::from_millis(200);
-    let Some(h) = Harness::start(db, cfg).await else { return };
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
     let r = Receiver::default();
     *r.fail_first.lock().unwrap() = u32::MAX;
     let url = receiver(r.clone()).await;
     let (hook, _) = create_hook(&h, &url).await;
     h.online_device("d").await;
     let dead = || async {
-        let (_, log) = h.admin(Method::GET, &format!("/v1/webhooks/{hook}/deliveries?status=dead"), None).await;
+        let (_, log) = h
+            .admin(
+                Method::GET,
+                &format!("/v1/webhooks/{hook}/deliveries?status=dead"),
+                None,
+            )
+            .await;
         log["data"].as_array().unwrap().len() == 1
     };
     h.wait_for(dead).await;
     *r.fail_first.lock().unwrap() = 0;
-    let (s, v) = h.admin(Method::POST, &format!("/v1/webhooks/{hook}/redeliver"), None).await;
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            &format!("/v1/webhooks/{hook}/redeliver"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(v["requeued"], 1);
-    h.wait_for(|| async { r.got.lock().unwrap().len() == 1 }).await;
-    let (_, log) = h.admin(Method::GET, &format!("/v1/webhooks/{hook}/deliveries"), None).await;
+    h.wait_for(|| async { r.got.lock().unwrap().len() == 1 })
+        .await;
+    let (_, log) = h
+        .admin(
+            Method::GET,
+            &format!("/v1/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
     assert_eq!(log["data"][0]["status"], "delivered");
     let did = log["data"][0]["id"].as_str().unwrap().to_string();
-    let (s, _) = h.admin(Method::POST, &format!("/v1/webhooks/{hook}/deliveries/{did}/redeliver"), None).await;
+    let (s, _) = h
+        .admin(
+            Method::POST,
+            &format!("/v1/webhooks/{hook}/deliveries/{did}/redeliver"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    h.wait_for(|| async { r.got.lock().unwrap().len() == 2 }).await;
+    h.wait_for(|| async { r.got.lock().unwrap().len() == 2 })
+        .await;
     h.stop().await;
 }
 
 async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<(String, String)> {
-    let mut rb = h.http.get(format!("{}/v1/events", h.base)).bearer_auth(ADMIN);
+    let mut rb = h
+        .http
+        .get(format!("{}/v1/events", h.base))
+        .bearer_auth(ADMIN);
     if let Some(id) = last_event_id {
         rb = rb.header("last-event-id", id);
     }
@@ -215,11 +337,20 @@ async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<
     let mut events = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while events.len() < want {
-        let chunk = tokio::time::timeout_at(deadline, stream.next()).await.expect("SSE events in time").unwrap().unwrap();
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("SSE events in time")
+            .unwrap()
+            .unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());
         while let Some(end) = text.find("\n\n") {
             let block: String = text.drain(..end + 2).collect();
-            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(|s| s.trim().to_string());
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|s| s.trim().to_string())
+            };
             if let (Some(id), Some(ev)) = (field("id:"), field("event:")) {
                 events.push((id, ev));
             }
@@ -229,9 +360,13 @@ async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<
 }
 
 async fn sse_streams_events_and_resumes_after_last_event_id(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
-    let m = h.send(&dev, json!({ "to": "628111222333", "text": "x" })).await;
+    let m = h
+        .send(&dev, json!({ "to": "628111222333", "text": "x" }))
+        .await;
     h.wait_status(m["id"].as_str().unwrap(), "sent").await;
     let all = read_sse(&h, None, 2).await;
     assert_eq!(all[0].1, "device.status");

@@ -11,9 +11,16 @@ use serde_json::json;
 use wa_server::{OutboundContent, ReceiptKind, SendError, TransportEvent};
 
 async fn accepted_message_is_stored_sent_then_follows_receipts(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
-    let m = h.send(&dev, json!({ "to": "+62 812 000 111", "text": "halo", "reference_id": "order-7" })).await;
+    let m = h
+        .send(
+            &dev,
+            json!({ "to": "+62 812 000 111", "text": "halo", "reference_id": "order-7" }),
+        )
+        .await;
     assert_eq!(m["status"], "queued");
     assert_eq!(m["chat"], "62812000111@s.whatsapp.net");
     let id = m["id"].as_str().unwrap();
@@ -38,9 +45,13 @@ async fn accepted_message_is_stored_sent_then_follows_receipts(db: Db) {
 
 async fn message_row_exists_before_any_send(db: Db) {
     // With no transport connection the message can only be visible because it was stored.
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.create_device("offline").await;
-    let m = h.send(&dev, json!({ "to": "628111222333", "text": "later" })).await;
+    let m = h
+        .send(&dev, json!({ "to": "628111222333", "text": "later" }))
+        .await;
     let got = h.message(m["id"].as_str().unwrap()).await;
     assert_eq!(got["status"], "queued");
     assert_eq!(got["wa_message_id"], m["wa_message_id"]);
@@ -49,11 +60,20 @@ async fn message_row_exists_before_any_send(db: Db) {
 }
 
 async fn idempotency_key_replays_first_response_and_rejects_other_bodies(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.create_device("d").await;
     let url = format!("{}/v1/devices/{dev}/messages", h.base);
     let body = json!({ "to": "628111222333", "text": "once" });
-    let post = |b: serde_json::Value| h.http.post(&url).bearer_auth(ADMIN).header("idempotency-key", "abc-1").json(&b).send();
+    let post = |b: serde_json::Value| {
+        h.http
+            .post(&url)
+            .bearer_auth(ADMIN)
+            .header("idempotency-key", "abc-1")
+            .json(&b)
+            .send()
+    };
     let r1 = post(body.clone()).await.unwrap();
     assert_eq!(r1.status(), StatusCode::ACCEPTED);
     let v1: serde_json::Value = r1.json().await.unwrap();
@@ -62,7 +82,9 @@ async fn idempotency_key_replays_first_response_and_rejects_other_bodies(db: Db)
     assert_eq!(r2.headers()["idempotent-replayed"], "true");
     let v2: serde_json::Value = r2.json().await.unwrap();
     assert_eq!(v1, v2);
-    let r3 = post(json!({ "to": "628111222333", "text": "twice" })).await.unwrap();
+    let r3 = post(json!({ "to": "628111222333", "text": "twice" }))
+        .await
+        .unwrap();
     assert_eq!(r3.status(), StatusCode::CONFLICT);
     let v3: serde_json::Value = r3.json().await.unwrap();
     assert_eq!(v3["error"]["code"], "conflict");
@@ -72,10 +94,21 @@ async fn idempotency_key_replays_first_response_and_rejects_other_bodies(db: Db)
 }
 
 async fn higher_priority_messages_leave_first(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.create_device("d").await;
-    for (text, prio) in [("low", "low"), ("normal", "normal"), ("high", "high"), ("low2", "low")] {
-        h.send(&dev, json!({ "to": "628111222333", "text": text, "priority": prio })).await;
+    for (text, prio) in [
+        ("low", "low"),
+        ("normal", "normal"),
+        ("high", "high"),
+        ("low2", "low"),
+    ] {
+        h.send(
+            &dev,
+            json!({ "to": "628111222333", "text": text, "priority": prio }),
+        )
+        .await;
     }
     assert!(h.transport.set_online(&dev, "62811"));
     h.wait_for(|| async { h.transport.sent().len() == 4 }).await;
@@ -93,13 +126,29 @@ async fn higher_priority_messages_leave_first(db: Db) {
 }
 
 async fn scheduled_message_waits_for_send_at(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
-    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 2;
-    let m = h.send(&dev, json!({ "to": "628111222333", "text": "later", "send_at": at })).await;
-    let now = h.send(&dev, json!({ "to": "628111222333", "text": "now" })).await;
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let m = h
+        .send(
+            &dev,
+            json!({ "to": "628111222333", "text": "later", "send_at": at }),
+        )
+        .await;
+    let now = h
+        .send(&dev, json!({ "to": "628111222333", "text": "now" }))
+        .await;
     h.wait_status(now["id"].as_str().unwrap(), "sent").await;
-    assert_eq!(h.message(m["id"].as_str().unwrap()).await["status"], "queued");
+    assert_eq!(
+        h.message(m["id"].as_str().unwrap()).await["status"],
+        "queued"
+    );
     let sent = h.wait_status(m["id"].as_str().unwrap(), "sent").await;
     let sent_at = wa_server_rfc3339_secs(sent["sent_at"].as_str().unwrap());
     assert!(sent_at >= at as i64, "sent at {sent_at}, scheduled {at}");
@@ -110,8 +159,16 @@ fn wa_server_rfc3339_secs(s: &str) -> i64 {
     // Parse "YYYY-MM-DDTHH:MM:SS.mmmZ" by asking the system: compare via chrono-free arithmetic.
     let (date, time) = s.split_once('T').unwrap();
     let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
-    let t: Vec<i64> = time.trim_end_matches('Z').split(':').map(|x| x.split('.').next().unwrap().parse().unwrap()).collect();
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let t: Vec<i64> = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|x| x.split('.').next().unwrap().parse().unwrap())
+        .collect();
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + d[2] - 1;
@@ -123,10 +180,16 @@ async fn pacing_spaces_sends_on_one_device(db: Db) {
     let mut cfg = fast_config();
     cfg.queue.min_delay = Duration::from_millis(150);
     cfg.queue.max_delay = Duration::from_millis(250);
-    let Some(h) = Harness::start(db, cfg).await else { return };
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
     let dev = h.create_device("d").await;
     for i in 0..3 {
-        h.send(&dev, json!({ "to": "628111222333", "text": format!("m{i}") })).await;
+        h.send(
+            &dev,
+            json!({ "to": "628111222333", "text": format!("m{i}") }),
+        )
+        .await;
     }
     assert!(h.transport.set_online(&dev, "62811"));
     h.wait_for(|| async { h.transport.sent().len() == 3 }).await;
@@ -139,57 +202,102 @@ async fn pacing_spaces_sends_on_one_device(db: Db) {
 }
 
 async fn temporary_failures_retry_with_backoff_keeping_the_whatsapp_id(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
-    h.transport.fail_next(&dev, [SendError::Temporary("stream reset".into()), SendError::Temporary("timeout".into())]);
-    let m = h.send(&dev, json!({ "to": "628111222333", "text": "persist" })).await;
+    h.transport.fail_next(
+        &dev,
+        [
+            SendError::Temporary("stream reset".into()),
+            SendError::Temporary("timeout".into()),
+        ],
+    );
+    let m = h
+        .send(&dev, json!({ "to": "628111222333", "text": "persist" }))
+        .await;
     let done = h.wait_status(m["id"].as_str().unwrap(), "sent").await;
     assert_eq!(done["attempts"], 3);
     let attempts = h.transport.attempts();
     assert_eq!(attempts.len(), 3);
-    assert!(attempts.iter().all(|a| a.message.wa_message_id == m["wa_message_id"].as_str().unwrap()));
-    assert_eq!(attempts.iter().map(|a| a.message.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.message.wa_message_id == m["wa_message_id"].as_str().unwrap())
+    );
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|a| a.message.attempt)
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     // Backoff: base 50 ms with jitter in [0.5, 1] → at least 25 ms between tries.
     assert!(attempts[1].at - attempts[0].at >= Duration::from_millis(25));
     h.stop().await;
 }
 
 async fn exhausted_or_permanent_failures_fail_with_reason(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
-    h.transport.fail_next(&dev, [SendError::Permanent("not on WhatsApp".into())]);
-    let a = h.send(&dev, json!({ "to": "628111222333", "text": "a" })).await;
+    h.transport
+        .fail_next(&dev, [SendError::Permanent("not on WhatsApp".into())]);
+    let a = h
+        .send(&dev, json!({ "to": "628111222333", "text": "a" }))
+        .await;
     let fa = h.wait_status(a["id"].as_str().unwrap(), "failed").await;
     assert_eq!(fa["failure_reason"], "not on WhatsApp");
-    h.transport.fail_next(&dev, (0..3).map(|_| SendError::Temporary("busy".into())));
-    let b = h.send(&dev, json!({ "to": "628111222333", "text": "b" })).await;
+    h.transport
+        .fail_next(&dev, (0..3).map(|_| SendError::Temporary("busy".into())));
+    let b = h
+        .send(&dev, json!({ "to": "628111222333", "text": "b" }))
+        .await;
     let fb = h.wait_status(b["id"].as_str().unwrap(), "failed").await;
-    assert!(fb["failure_reason"].as_str().unwrap().contains("3 attempts"), "{fb}");
+    assert!(
+        fb["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 attempts"),
+        "{fb}"
+    );
     h.stop().await;
 }
 
 async fn offline_device_buffers_until_expiry(db: Db) {
     let mut cfg = fast_config();
     cfg.queue.offline_expiry = Duration::from_millis(400);
-    let Some(h) = Harness::start(db, cfg).await else { return };
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
     let dev = h.create_device("d").await;
-    let m = h.send(&dev, json!({ "to": "628111222333", "text": "stale" })).await;
+    let m = h
+        .send(&dev, json!({ "to": "628111222333", "text": "stale" }))
+        .await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(h.message(m["id"].as_str().unwrap()).await["status"], "queued");
+    assert_eq!(
+        h.message(m["id"].as_str().unwrap()).await["status"],
+        "queued"
+    );
     let failed = h.wait_status(m["id"].as_str().unwrap(), "failed").await;
     assert_eq!(failed["failure_reason"], "expired");
     assert!(h.transport.attempts().is_empty());
     // Offline reported by the transport also holds messages, without counting attempts.
     let dev2 = h.online_device("d2").await;
     h.transport.fail_next(&dev2, [SendError::Offline]);
-    let m2 = h.send(&dev2, json!({ "to": "628111222333", "text": "later" })).await;
+    let m2 = h
+        .send(&dev2, json!({ "to": "628111222333", "text": "later" }))
+        .await;
     let sent = h.wait_status(m2["id"].as_str().unwrap(), "sent").await;
     assert_eq!(sent["attempts"], 1);
     h.stop().await;
 }
 
 async fn inbound_messages_are_logged_once(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
     let inbound = TransportEvent::Inbound {
         device_id: dev.clone(),
@@ -203,9 +311,20 @@ async fn inbound_messages_are_logged_once(db: Db) {
     };
     assert!(h.transport.emit(inbound.clone()));
     assert!(h.transport.emit(inbound));
-    h.wait_for(|| async { h.admin(Method::GET, "/v1/messages?direction=in", None).await.1["data"].as_array().unwrap().len() == 1 }).await;
+    h.wait_for(|| async {
+        h.admin(Method::GET, "/v1/messages?direction=in", None)
+            .await
+            .1["data"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (_, log) = h.admin(Method::GET, "/v1/messages?direction=in", None).await;
+    let (_, log) = h
+        .admin(Method::GET, "/v1/messages?direction=in", None)
+        .await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1);
     assert_eq!(log["data"][0]["status"], "received");
     assert_eq!(log["data"][0]["content"]["text"], "hi gateway");
@@ -213,14 +332,23 @@ async fn inbound_messages_are_logged_once(db: Db) {
 }
 
 async fn message_log_paginates_and_filters(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let a = h.create_device("a").await;
     let b = h.create_device("b").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(h.send(&a, json!({ "to": "628111222333", "text": format!("a{i}") })).await["id"].as_str().unwrap().to_string());
+        ids.push(
+            h.send(&a, json!({ "to": "628111222333", "text": format!("a{i}") }))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
-    h.send(&b, json!({ "to": "628444555666", "text": "b0" })).await;
+    h.send(&b, json!({ "to": "628444555666", "text": "b0" }))
+        .await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -239,20 +367,43 @@ async fn message_log_paginates_and_filters(db: Db) {
         }
     }
     // Pages concatenate to the one-page listing (newest first), with nothing missing.
-    let (_, full) = h.admin(Method::GET, &format!("/v1/messages?device_id={a}&limit=200"), None).await;
-    let full: Vec<String> = full["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    let (_, full) = h
+        .admin(
+            Method::GET,
+            &format!("/v1/messages?device_id={a}&limit=200"),
+            None,
+        )
+        .await;
+    let full: Vec<String> = full["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(seen, full);
     let mut sorted = seen.clone();
     sorted.sort();
     ids.sort();
     assert_eq!(sorted, ids);
-    let (_, chat) = h.admin(Method::GET, "/v1/messages?chat=628444555666", None).await;
+    let (_, chat) = h
+        .admin(Method::GET, "/v1/messages?chat=628444555666", None)
+        .await;
     assert_eq!(chat["data"].as_array().unwrap().len(), 1);
-    let (_, queued) = h.admin(Method::GET, "/v1/messages?status=queued&direction=out", None).await;
+    let (_, queued) = h
+        .admin(
+            Method::GET,
+            "/v1/messages?status=queued&direction=out",
+            None,
+        )
+        .await;
     assert_eq!(queued["data"].as_array().unwrap().len(), 6);
-    let (_, none) = h.admin(Method::GET, "/v1/messages?since=2999-01-01T00:00:00Z", None).await;
+    let (_, none) = h
+        .admin(Method::GET, "/v1/messages?since=2999-01-01T00:00:00Z", None)
+        .await;
     assert!(none["data"].as_array().unwrap().is_empty());
-    let (_, all) = h.admin(Method::GET, "/v1/messages?until=2999-01-01T00:00:00Z", None).await;
+    let (_, all) = h
+        .admin(Method::GET, "/v1/messages?until=2999-01-01T00:00:00Z", None)
+        .await;
     assert_eq!(all["data"].as_array().unwrap().len(), 6);
     let (s, v) = h.admin(Method::GET, "/v1/messages?cursor=%%%", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
@@ -260,14 +411,18 @@ async fn message_log_paginates_and_filters(db: Db) {
 }
 
 async fn structured_contents_reach_the_transport(db: Db) {
-    let Some(h) = Harness::start(db, fast_config()).await else { return };
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
     let dev = h.online_device("d").await;
     h.send(&dev, json!({ "to": "120363000000000001@g.us", "location": { "latitude": -6.2, "longitude": 106.8, "name": "Monas" }, "mentions": ["628111"] })).await;
     h.send(&dev, json!({ "to": "628111222333", "reaction": { "message_id": "3EB0AA", "emoji": "👍" }, "priority": "high" })).await;
     h.wait_for(|| async { h.transport.sent().len() == 2 }).await;
     let sent = h.transport.sent();
     assert!(sent.iter().any(|r| matches!(&r.message.content, OutboundContent::Location { name: Some(n), .. } if n == "Monas") && r.message.to == "120363000000000001@g.us" && r.message.mentions == ["628111@s.whatsapp.net"]));
-    assert!(sent.iter().any(|r| matches!(&r.message.content, OutboundContent::Reaction { emoji, .. } if emoji == "👍")));
+    assert!(sent.iter().any(
+        |r| matches!(&r.message.content, OutboundContent::Reaction { emoji, .. } if emoji == "👍")
+    ));
     h.stop().await;
 }
 

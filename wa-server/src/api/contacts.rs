@@ -26,7 +26,15 @@ pub struct ContactBody {
     notes: Option<String>,
 }
 
-type ContactRow = (String, String, String, Option<String>, Option<String>, i64, i64);
+type ContactRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
 const CCOLS: &str = "id, name, phone, email, notes, created_at, updated_at";
 
 fn cview((id, name, phone, email, notes, c, u): ContactRow) -> Value {
@@ -34,10 +42,10 @@ fn cview((id, name, phone, email, notes, c, u): ContactRow) -> Value {
 }
 
 fn check_optional(b: &ContactBody) -> Result<(), ApiError> {
-    if let Some(e) = &b.email {
-        if !e.contains('@') || e.len() > 254 {
-            return Err(ApiError::field("email", "not an email address"));
-        }
+    if let Some(e) = &b.email
+        && (!e.contains('@') || e.len() > 254)
+    {
+        return Err(ApiError::field("email", "not an email address"));
     }
     if let Some(n) = &b.notes {
         check_len("notes", n, 0, 2000)?;
@@ -55,24 +63,38 @@ async fn load_contact(st: &AppState, id: &str) -> Result<Value, ApiError> {
 }
 
 async fn phone_taken(st: &AppState, phone: &str, except: &str) -> Result<bool, ApiError> {
-    let r: Option<(String,)> = sqlx::query_as("SELECT id FROM contacts WHERE phone = $1 AND id <> $2")
-        .bind(phone)
-        .bind(except)
-        .fetch_optional(&st.db.pool)
-        .await?;
+    let r: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM contacts WHERE phone = $1 AND id <> $2")
+            .bind(phone)
+            .bind(except)
+            .fetch_optional(&st.db.pool)
+            .await?;
     Ok(r.is_some())
 }
 
-pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<ContactBody>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    body: ApiJson<ContactBody>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("contacts:write")?;
     let b = body.value;
-    let name = b.name.clone().ok_or_else(|| ApiError::field("name", "is required"))?;
+    let name = b
+        .name
+        .clone()
+        .ok_or_else(|| ApiError::field("name", "is required"))?;
     check_len("name", &name, 1, 200)?;
-    let phone = b.phone.as_deref().ok_or_else(|| ApiError::field("phone", "is required"))?;
-    let phone = normalize_phone(phone).ok_or_else(|| ApiError::field("phone", "must be a phone number with country code"))?;
+    let phone = b
+        .phone
+        .as_deref()
+        .ok_or_else(|| ApiError::field("phone", "is required"))?;
+    let phone = normalize_phone(phone)
+        .ok_or_else(|| ApiError::field("phone", "must be a phone number with country code"))?;
     check_optional(&b)?;
     if phone_taken(&st, &phone, "").await? {
-        return Err(ApiError::conflict("a contact with this phone number exists"));
+        return Err(ApiError::conflict(
+            "a contact with this phone number exists",
+        ));
     }
     let id = new_id("con");
     let now = now_ms();
@@ -94,16 +116,30 @@ pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<Cont
 
 pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require("contacts:read")?;
-    let rows: Vec<ContactRow> = sqlx::query_as(&format!("SELECT {CCOLS} FROM contacts ORDER BY name, id")).fetch_all(&st.db.pool).await?;
-    Ok(Json(json!({ "data": rows.into_iter().map(cview).collect::<Vec<_>>() })))
+    let rows: Vec<ContactRow> =
+        sqlx::query_as(&format!("SELECT {CCOLS} FROM contacts ORDER BY name, id"))
+            .fetch_all(&st.db.pool)
+            .await?;
+    Ok(Json(
+        json!({ "data": rows.into_iter().map(cview).collect::<Vec<_>>() }),
+    ))
 }
 
-pub async fn get_one(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     p.require("contacts:read")?;
     Ok(Json(load_contact(&st, &id).await?))
 }
 
-pub async fn update(State(st): State<AppState>, p: Principal, Path(id): Path<String>, body: ApiJson<ContactBody>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<ContactBody>,
+) -> Result<Json<Value>, ApiError> {
     p.require("contacts:write")?;
     load_contact(&st, &id).await?;
     let b = body.value;
@@ -112,14 +148,19 @@ pub async fn update(State(st): State<AppState>, p: Principal, Path(id): Path<Str
     if let Some(n) = &b.name {
         check_len("name", n, 1, 200)?;
     }
-    let phone = match &b.phone {
-        Some(ph) => Some(normalize_phone(ph).ok_or_else(|| ApiError::field("phone", "must be a phone number with country code"))?),
-        None => None,
-    };
-    if let Some(ph) = &phone {
-        if phone_taken(&st, ph, &id).await? {
-            return Err(ApiError::conflict("a contact with this phone number exists"));
-        }
+    let phone =
+        match &b.phone {
+            Some(ph) => Some(normalize_phone(ph).ok_or_else(|| {
+                ApiError::field("phone", "must be a phone number with country code")
+            })?),
+            None => None,
+        };
+    if let Some(ph) = &phone
+        && phone_taken(&st, ph, &id).await?
+    {
+        return Err(ApiError::conflict(
+            "a contact with this phone number exists",
+        ));
     }
     sqlx::query("UPDATE contacts SET name = COALESCE($2, name), phone = COALESCE($3, phone), email = COALESCE($4, email), notes = COALESCE($5, notes), updated_at = $6 WHERE id = $1")
         .bind(&id)
@@ -133,11 +174,21 @@ pub async fn update(State(st): State<AppState>, p: Principal, Path(id): Path<Str
     Ok(Json(load_contact(&st, &id).await?))
 }
 
-pub async fn remove(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     p.require("contacts:write")?;
     let mut tx = st.db.pool.begin().await?;
-    sqlx::query("DELETE FROM contact_group_members WHERE contact_id = $1").bind(&id).execute(&mut *tx).await?;
-    let done = sqlx::query("DELETE FROM contacts WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM contact_group_members WHERE contact_id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM contacts WHERE id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("contact"));
     }
@@ -157,32 +208,48 @@ pub struct GroupBody {
 }
 
 async fn load_group(st: &AppState, id: &str) -> Result<Value, ApiError> {
-    let g: (String, String, Option<String>, i64, i64) =
-        sqlx::query_as("SELECT id, name, description, created_at, updated_at FROM contact_groups WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&st.db.pool)
-            .await?
-            .ok_or_else(|| ApiError::not_found("contact group"))?;
+    let g: (String, String, Option<String>, i64, i64) = sqlx::query_as(
+        "SELECT id, name, description, created_at, updated_at FROM contact_groups WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&st.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("contact group"))?;
     let members: Vec<ContactRow> = sqlx::query_as(
         "SELECT c.id, c.name, c.phone, c.email, c.notes, c.created_at, c.updated_at FROM contacts c JOIN contact_group_members m ON m.contact_id = c.id WHERE m.group_id = $1 ORDER BY c.name, c.id",
     )
     .bind(id)
     .fetch_all(&st.db.pool)
     .await?;
-    Ok(json!({ "id": g.0, "name": g.1, "description": g.2, "created_at": ts(Some(g.3)), "updated_at": ts(Some(g.4)), "member_count": members.len(), "members": members.into_iter().map(cview).collect::<Vec<_>>() }))
+    Ok(
+        json!({ "id": g.0, "name": g.1, "description": g.2, "created_at": ts(Some(g.3)), "updated_at": ts(Some(g.4)), "member_count": members.len(), "members": members.into_iter().map(cview).collect::<Vec<_>>() }),
+    )
 }
 
-async fn add_members(tx: &mut sqlx::Transaction<'static, sqlx::Any>, group: &str, ids: &[String], now: i64) -> Result<(), ApiError> {
+async fn add_members(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    group: &str,
+    ids: &[String],
+    now: i64,
+) -> Result<(), ApiError> {
     for (i, cid) in ids.iter().enumerate() {
-        let c: Option<(String,)> = sqlx::query_as("SELECT id FROM contacts WHERE id = $1").bind(cid).fetch_optional(&mut **tx).await?;
-        if c.is_none() {
-            return Err(ApiError::field(format!("contact_ids[{i}]"), "no such contact"));
-        }
-        let there: Option<(String,)> = sqlx::query_as("SELECT contact_id FROM contact_group_members WHERE group_id = $1 AND contact_id = $2")
-            .bind(group)
+        let c: Option<(String,)> = sqlx::query_as("SELECT id FROM contacts WHERE id = $1")
             .bind(cid)
             .fetch_optional(&mut **tx)
             .await?;
+        if c.is_none() {
+            return Err(ApiError::field(
+                format!("contact_ids[{i}]"),
+                "no such contact",
+            ));
+        }
+        let there: Option<(String,)> = sqlx::query_as(
+            "SELECT contact_id FROM contact_group_members WHERE group_id = $1 AND contact_id = $2",
+        )
+        .bind(group)
+        .bind(cid)
+        .fetch_optional(&mut **tx)
+        .await?;
         if there.is_none() {
             sqlx::query("INSERT INTO contact_group_members (group_id, contact_id, added_at) VALUES ($1, $2, $3)")
                 .bind(group)
@@ -195,10 +262,16 @@ async fn add_members(tx: &mut sqlx::Transaction<'static, sqlx::Any>, group: &str
     Ok(())
 }
 
-pub async fn create_group(State(st): State<AppState>, p: Principal, body: ApiJson<GroupBody>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create_group(
+    State(st): State<AppState>,
+    p: Principal,
+    body: ApiJson<GroupBody>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("contacts:write")?;
     let b = body.value;
-    let name = b.name.ok_or_else(|| ApiError::field("name", "is required"))?;
+    let name = b
+        .name
+        .ok_or_else(|| ApiError::field("name", "is required"))?;
     check_len("name", &name, 1, 200)?;
     if let Some(d) = &b.description {
         check_len("description", d, 0, 2000)?;
@@ -218,7 +291,10 @@ pub async fn create_group(State(st): State<AppState>, p: Principal, body: ApiJso
     Ok((StatusCode::CREATED, Json(load_group(&st, &id).await?)))
 }
 
-pub async fn list_groups(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list_groups(
+    State(st): State<AppState>,
+    p: Principal,
+) -> Result<Json<Value>, ApiError> {
     p.require("contacts:read")?;
     let rows: Vec<(String, String, Option<String>, i64, i64, i64)> = sqlx::query_as(
         "SELECT g.id, g.name, g.description, g.created_at, g.updated_at, (SELECT COUNT(*) FROM contact_group_members m WHERE m.group_id = g.id) FROM contact_groups g ORDER BY g.name, g.id",
@@ -232,12 +308,21 @@ pub async fn list_groups(State(st): State<AppState>, p: Principal) -> Result<Jso
     Ok(Json(json!({ "data": data })))
 }
 
-pub async fn get_group(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_group(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     p.require("contacts:read")?;
     Ok(Json(load_group(&st, &id).await?))
 }
 
-pub async fn update_group(State(st): State<AppState>, p: Principal, Path(id): Path<String>, body: ApiJson<GroupBody>) -> Result<Json<Value>, ApiError> {
+pub async fn update_group(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<GroupBody>,
+) -> Result<Json<Value>, ApiError> {
     p.require("contacts:write")?;
     load_group(&st, &id).await?;
     let b = body.value;
@@ -258,18 +343,31 @@ pub async fn update_group(State(st): State<AppState>, p: Principal, Path(id): Pa
         .await?;
     if let Some(ids) = b.contact_ids {
         // A given list replaces the membership.
-        sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1").bind(&id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
         add_members(&mut tx, &id, &ids, now).await?;
     }
     tx.commit().await?;
     Ok(Json(load_group(&st, &id).await?))
 }
 
-pub async fn remove_group(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove_group(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     p.require("contacts:write")?;
     let mut tx = st.db.pool.begin().await?;
-    sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1").bind(&id).execute(&mut *tx).await?;
-    let done = sqlx::query("DELETE FROM contact_groups WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM contact_groups WHERE id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("contact group"));
     }
@@ -277,7 +375,11 @@ pub async fn remove_group(State(st): State<AppState>, p: Principal, Path(id): Pa
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn add_member(State(st): State<AppState>, p: Principal, Path((id, contact_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn add_member(
+    State(st): State<AppState>,
+    p: Principal,
+    Path((id, contact_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     p.require("contacts:write")?;
     load_group(&st, &id).await?;
     load_contact(&st, &contact_id).await?;
@@ -287,13 +389,18 @@ pub async fn add_member(State(st): State<AppState>, p: Principal, Path((id, cont
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn remove_member(State(st): State<AppState>, p: Principal, Path((id, contact_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn remove_member(
+    State(st): State<AppState>,
+    p: Principal,
+    Path((id, contact_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     p.require("contacts:write")?;
-    let done = sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1 AND contact_id = $2")
-        .bind(&id)
-        .bind(&contact_id)
-        .execute(&st.db.pool)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1 AND contact_id = $2")
+            .bind(&id)
+            .bind(&contact_id)
+            .execute(&st.db.pool)
+            .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("group member"));
     }

@@ -47,10 +47,16 @@ pub async fn load(st: &AppState, p: &Principal, id: &str) -> Result<Value, ApiEr
     Ok(view(&row)?)
 }
 
-pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<CreateDevice>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    body: ApiJson<CreateDevice>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("devices:write")?;
     if p.device_id.is_some() {
-        return Err(ApiError::forbidden("a device-bound key cannot create devices"));
+        return Err(ApiError::forbidden(
+            "a device-bound key cannot create devices",
+        ));
     }
     check_len("name", &body.value.name, 1, 100)?;
     let id = new_id("dev");
@@ -68,22 +74,44 @@ pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<Crea
 pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require("devices:read")?;
     let rows = match &p.device_id {
-        Some(d) => sqlx::query(&format!("SELECT {COLS} FROM devices WHERE id = $1")).bind(d).fetch_all(&st.db.pool).await?,
-        None => sqlx::query(&format!("SELECT {COLS} FROM devices ORDER BY created_at, id")).fetch_all(&st.db.pool).await?,
+        Some(d) => {
+            sqlx::query(&format!("SELECT {COLS} FROM devices WHERE id = $1"))
+                .bind(d)
+                .fetch_all(&st.db.pool)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLS} FROM devices ORDER BY created_at, id"
+            ))
+            .fetch_all(&st.db.pool)
+            .await?
+        }
     };
     let data = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "data": data })))
 }
 
-pub async fn get_one(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     p.require("devices:read")?;
     Ok(Json(load(&st, &p, &id).await?))
 }
 
-pub async fn remove(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     p.require("devices:write")?;
     p.check_device(&id)?;
-    let done = sqlx::query("DELETE FROM devices WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
+    let done = sqlx::query("DELETE FROM devices WHERE id = $1")
+        .bind(&id)
+        .execute(&st.db.pool)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("device"));
     }

@@ -24,7 +24,15 @@ pub struct CreateKey {
     rate_limit_per_minute: Option<u32>,
 }
 
-fn view(id: &str, name: &str, scopes: &str, device_id: Option<String>, rate: Option<i64>, created: i64, revoked: Option<i64>) -> Value {
+fn view(
+    id: &str,
+    name: &str,
+    scopes: &str,
+    device_id: Option<String>,
+    rate: Option<i64>,
+    created: i64,
+    revoked: Option<i64>,
+) -> Value {
     json!({
         "id": id,
         "name": name,
@@ -36,7 +44,11 @@ fn view(id: &str, name: &str, scopes: &str, device_id: Option<String>, rate: Opt
     })
 }
 
-pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<CreateKey>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    body: ApiJson<CreateKey>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("admin:*")?;
     let b = body.value;
     check_len("name", &b.name, 1, 100)?;
@@ -45,19 +57,31 @@ pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<Crea
     }
     for (i, s) in b.scopes.iter().enumerate() {
         if !SCOPES.contains(&s.as_str()) {
-            return Err(ApiError::field(format!("scopes[{i}]"), format!("unknown scope; known: {}", SCOPES.join(", "))));
+            return Err(ApiError::field(
+                format!("scopes[{i}]"),
+                format!("unknown scope; known: {}", SCOPES.join(", ")),
+            ));
         }
     }
     if b.rate_limit_per_minute == Some(0) {
-        return Err(ApiError::field("rate_limit_per_minute", "must be at least 1"));
+        return Err(ApiError::field(
+            "rate_limit_per_minute",
+            "must be at least 1",
+        ));
     }
     if let Some(d) = &b.device_id {
-        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(d).fetch_optional(&st.db.pool).await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
+            .bind(d)
+            .fetch_optional(&st.db.pool)
+            .await?;
         if found.is_none() {
             return Err(ApiError::field("device_id", "no such device"));
         }
     }
-    let rate = b.rate_limit_per_minute.map(i64::from).or(st.config.default_rate_limit_per_minute.map(i64::from));
+    let rate = b
+        .rate_limit_per_minute
+        .map(i64::from)
+        .or(st.config.default_rate_limit_per_minute.map(i64::from));
     let key = generate_key();
     let id = new_id("key");
     let now = now_ms();
@@ -80,21 +104,37 @@ pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<Crea
 
 pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require("admin:*")?;
-    type Row = (String, String, String, Option<String>, Option<i64>, i64, Option<i64>);
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        i64,
+        Option<i64>,
+    );
     let rows: Vec<Row> = sqlx::query_as("SELECT id, name, scopes, device_id, rate_limit_per_minute, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
         .fetch_all(&st.db.pool)
         .await?;
-    let data: Vec<Value> = rows.into_iter().map(|(id, n, s, d, r, c, rv)| view(&id, &n, &s, d, r, c, rv)).collect();
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, n, s, d, r, c, rv)| view(&id, &n, &s, d, r, c, rv))
+        .collect();
     Ok(Json(json!({ "data": data })))
 }
 
-pub async fn revoke(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     p.require("admin:*")?;
-    let done = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(&id)
-        .bind(now_ms())
-        .execute(&st.db.pool)
-        .await?;
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(&id)
+            .bind(now_ms())
+            .execute(&st.db.pool)
+            .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("key"));
     }

@@ -129,9 +129,13 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
 }
 
 fn media(field: &str, st: &AppState, m: MediaRef) -> Result<MediaRef, ApiError> {
-    crate::media::validate_url(&st.config.media.allow, &m.url).map_err(|e| ApiError::field(format!("{field}.url"), e.to_string()))?;
+    crate::media::validate_url(&st.config.media.allow, &m.url)
+        .map_err(|e| ApiError::field(format!("{field}.url"), e.to_string()))?;
     if m.caption.as_ref().is_some_and(|c| c.chars().count() > 4096) {
-        return Err(ApiError::field(format!("{field}.caption"), "must be at most 4096 characters"));
+        return Err(ApiError::field(
+            format!("{field}.caption"),
+            "must be at most 4096 characters",
+        ));
     }
     Ok(m)
 }
@@ -154,33 +158,76 @@ fn content(st: &AppState, b: &mut SendMessage) -> Result<StoredContent, ApiError
         found.push(("audio", StoredContent::Audio(media("audio", st, m)?)));
     }
     if let Some(m) = b.document.take() {
-        found.push(("document", StoredContent::Document(media("document", st, m)?)));
+        found.push((
+            "document",
+            StoredContent::Document(media("document", st, m)?),
+        ));
     }
     if let Some(l) = b.location.take() {
         if !(-90.0..=90.0).contains(&l.latitude) {
-            return Err(ApiError::field("location.latitude", "must be between -90 and 90"));
+            return Err(ApiError::field(
+                "location.latitude",
+                "must be between -90 and 90",
+            ));
         }
         if !(-180.0..=180.0).contains(&l.longitude) {
-            return Err(ApiError::field("location.longitude", "must be between -180 and 180"));
+            return Err(ApiError::field(
+                "location.longitude",
+                "must be between -180 and 180",
+            ));
         }
-        found.push(("location", StoredContent::Location { latitude: l.latitude, longitude: l.longitude, name: l.name, address: l.address }));
+        found.push((
+            "location",
+            StoredContent::Location {
+                latitude: l.latitude,
+                longitude: l.longitude,
+                name: l.name,
+                address: l.address,
+            },
+        ));
     }
     if let Some(c) = b.contact.take() {
         super::check_len("contact.name", &c.name, 1, 200)?;
-        let phone = normalize_phone(&c.phone).ok_or_else(|| ApiError::field("contact.phone", "must be a phone number with country code"))?;
-        found.push(("contact", StoredContent::Contact { name: c.name, phone }));
+        let phone = normalize_phone(&c.phone).ok_or_else(|| {
+            ApiError::field("contact.phone", "must be a phone number with country code")
+        })?;
+        found.push((
+            "contact",
+            StoredContent::Contact {
+                name: c.name,
+                phone,
+            },
+        ));
     }
     if let Some(r) = b.reaction.take() {
         super::check_len("reaction.message_id", &r.message_id, 1, 128)?;
         if r.emoji.chars().count() > 16 {
-            return Err(ApiError::field("reaction.emoji", "must be one emoji (or empty to remove)"));
+            return Err(ApiError::field(
+                "reaction.emoji",
+                "must be one emoji (or empty to remove)",
+            ));
         }
-        found.push(("reaction", StoredContent::Reaction { message_id: r.message_id, emoji: r.emoji }));
+        found.push((
+            "reaction",
+            StoredContent::Reaction {
+                message_id: r.message_id,
+                emoji: r.emoji,
+            },
+        ));
     }
     match found.len() {
-        0 => Err(ApiError::field("text", "one of text, image, video, audio, document, location, contact, reaction is required")),
+        0 => Err(ApiError::field(
+            "text",
+            "one of text, image, video, audio, document, location, contact, reaction is required",
+        )),
         1 => Ok(found.pop().expect("one").1),
-        _ => Err(ApiError::field(found[1].0, format!("only one content kind per message; got {} and {}", found[0].0, found[1].0))),
+        _ => Err(ApiError::field(
+            found[1].0,
+            format!(
+                "only one content kind per message; got {} and {}",
+                found[0].0, found[1].0
+            ),
+        )),
     }
 }
 
@@ -188,11 +235,17 @@ fn replay(status: i64, body: &str) -> Response {
     let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::ACCEPTED);
     let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let mut r = (status, Json(value)).into_response();
-    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     r
 }
 
-async fn existing_idempotent(st: &AppState, key_id: &str, idem: &str, fingerprint: &str) -> Result<Option<Response>, ApiError> {
+async fn existing_idempotent(
+    st: &AppState,
+    key_id: &str,
+    idem: &str,
+    fingerprint: &str,
+) -> Result<Option<Response>, ApiError> {
     let row: Option<(String, i64, String)> =
         sqlx::query_as("SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2")
             .bind(key_id)
@@ -201,7 +254,9 @@ async fn existing_idempotent(st: &AppState, key_id: &str, idem: &str, fingerprin
             .await?;
     match row {
         Some((hash, status, body)) if hash == fingerprint => Ok(Some(replay(status, &body))),
-        Some(_) => Err(ApiError::conflict("Idempotency-Key was already used with a different request body")),
+        Some(_) => Err(ApiError::conflict(
+            "Idempotency-Key was already used with a different request body",
+        )),
         None => Ok(None),
     }
 }
@@ -217,18 +272,39 @@ pub async fn send(
     p.check_device(&device_id)?;
     let idem = match headers.get("idempotency-key") {
         Some(v) => {
-            let s = v.to_str().ok().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 255);
-            Some(s.ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?.to_string())
+            let s = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 255);
+            Some(
+                s.ok_or_else(|| {
+                    ApiError::field(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible ASCII characters",
+                    )
+                })?
+                .to_string(),
+            )
         }
         None => None,
     };
-    let fingerprint = sha256_hex(&[format!("POST /v1/devices/{device_id}/messages\n").as_bytes(), &body.raw[..]].concat());
-    if let Some(k) = &idem {
-        if let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await? {
-            return Ok(r);
-        }
+    let fingerprint = sha256_hex(
+        &[
+            format!("POST /v1/devices/{device_id}/messages\n").as_bytes(),
+            &body.raw[..],
+        ]
+        .concat(),
+    );
+    if let Some(k) = &idem
+        && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
+    {
+        return Ok(r);
     }
-    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(&device_id).fetch_optional(&st.db.pool).await?;
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
+        .bind(&device_id)
+        .fetch_optional(&st.db.pool)
+        .await?;
     if exists.is_none() {
         return Err(ApiError::not_found("device"));
     }
@@ -254,7 +330,12 @@ pub async fn send(
         None => None,
         Some(When::Unix(s)) if (0..=253_402_300_799).contains(&s) => Some(s * 1000),
         Some(When::Text(t)) if parse_rfc3339(&t).is_some() => parse_rfc3339(&t),
-        Some(_) => return Err(ApiError::field("send_at", "must be an RFC 3339 timestamp or unix seconds")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "send_at",
+                "must be an RFC 3339 timestamp or unix seconds",
+            ));
+        }
     };
     let priority = match b.priority.unwrap_or(Priority::Normal) {
         Priority::High => 0i64,
@@ -264,7 +345,11 @@ pub async fn send(
     let due = send_at.unwrap_or(now).max(now);
     let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
     let kind = content.kind();
-    let stored = StoredMessage { content, reply_to: b.reply_to.clone(), mentions };
+    let stored = StoredMessage {
+        content,
+        reply_to: b.reply_to.clone(),
+        mentions,
+    };
     let id = new_id("msg");
     let wa_id = new_wa_message_id();
 
@@ -286,7 +371,10 @@ pub async fn send(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let row = sqlx::query(&format!("SELECT {COLS} FROM messages WHERE id = $1")).bind(&id).fetch_one(&mut *tx).await?;
+    let row = sqlx::query(&format!("SELECT {COLS} FROM messages WHERE id = $1"))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
     let response = view(&row)?;
     if let Some(k) = &idem {
         sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, 202, $4, $5)")
@@ -300,10 +388,10 @@ pub async fn send(
     }
     if let Err(e) = tx.commit().await {
         // A concurrent request with the same key won the race: answer as it did.
-        if let Some(k) = &idem {
-            if let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await? {
-                return Ok(r);
-            }
+        if let Some(k) = &idem
+            && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
+        {
+            return Ok(r);
         }
         return Err(e.into());
     }
@@ -312,7 +400,11 @@ pub async fn send(
     Ok((StatusCode::ACCEPTED, Json(response)).into_response())
 }
 
-pub async fn get_one(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     p.require("messages:read")?;
     let row = sqlx::query(&format!("SELECT {COLS} FROM messages WHERE id = $1"))
         .bind(&id)
@@ -344,7 +436,11 @@ enum Param {
     I(i64),
 }
 
-pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuery<LogQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> Result<Json<Value>, ApiError> {
     p.require("messages:read")?;
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
@@ -371,16 +467,21 @@ pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuer
     }
     if let Some(s) = q.status {
         if !["queued", "sent", "delivered", "read", "failed", "received"].contains(&s.as_str()) {
-            return Err(ApiError::field("status", "must be queued, sent, delivered, read, failed or received"));
+            return Err(ApiError::field(
+                "status",
+                "must be queued, sent, delivered, read, failed or received",
+            ));
         }
         push("status = ?", Param::S(s), &mut conds);
     }
     if let Some(s) = q.since {
-        let t = parse_rfc3339(&s).ok_or_else(|| ApiError::field("since", "must be an RFC 3339 timestamp"))?;
+        let t = parse_rfc3339(&s)
+            .ok_or_else(|| ApiError::field("since", "must be an RFC 3339 timestamp"))?;
         push("created_at >= ?", Param::I(t), &mut conds);
     }
     if let Some(s) = q.until {
-        let t = parse_rfc3339(&s).ok_or_else(|| ApiError::field("until", "must be an RFC 3339 timestamp"))?;
+        let t = parse_rfc3339(&s)
+            .ok_or_else(|| ApiError::field("until", "must be an RFC 3339 timestamp"))?;
         push("created_at < ?", Param::I(t), &mut conds);
     }
     if let Some(c) = q.cursor {
@@ -392,14 +493,24 @@ pub async fn list(State(st): State<AppState>, p: Principal, ApiQuery(q): ApiQuer
         params.push(Param::I(t));
         let a = params.len();
         params.push(Param::S(id.to_string()));
-        conds.push(format!("(created_at < ${a} OR (created_at = ${a} AND id < ${}))", a + 1));
+        conds.push(format!(
+            "(created_at < ${a} OR (created_at = ${a} AND id < ${}))",
+            a + 1
+        ));
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1 to 200"));
     }
-    let where_ = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
-    let sql = format!("SELECT {COLS} FROM messages {where_} ORDER BY created_at DESC, id DESC LIMIT {}", limit + 1);
+    let where_ = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLS} FROM messages {where_} ORDER BY created_at DESC, id DESC LIMIT {}",
+        limit + 1
+    );
     let mut query = sqlx::query(&sql);
     for prm in params {
         query = match prm {

@@ -26,7 +26,11 @@ pub async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, ApiError>
     if st.db.ping().await {
         Ok(Json(json!({ "status": "ready", "database": "ok" })))
     } else {
-        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database unavailable"))
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "database unavailable",
+        ))
     }
 }
 
@@ -44,22 +48,57 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
         }
     };
     let classes: Vec<(String, u64)> = (0..5)
-        .map(|i| (format!("{{class=\"{}xx\"}}", i + 1), m.http_responses[i].load(Ordering::Relaxed)))
+        .map(|i| {
+            (
+                format!("{{class=\"{}xx\"}}", i + 1),
+                m.http_responses[i].load(Ordering::Relaxed),
+            )
+        })
         .collect();
-    counter("wasap_http_responses_total", "HTTP responses by status class.", &classes);
-    counter("wasap_messages_sent_total", "Messages accepted by WhatsApp.", &[(String::new(), m.messages_sent.load(Ordering::Relaxed))]);
-    counter("wasap_messages_failed_total", "Messages that failed for good.", &[(String::new(), m.messages_failed.load(Ordering::Relaxed))]);
-    counter("wasap_send_retries_total", "Send attempts scheduled for retry.", &[(String::new(), m.send_retries.load(Ordering::Relaxed))]);
-    counter("wasap_messages_received_total", "Inbound messages stored.", &[(String::new(), m.messages_received.load(Ordering::Relaxed))]);
+    counter(
+        "wasap_http_responses_total",
+        "HTTP responses by status class.",
+        &classes,
+    );
+    counter(
+        "wasap_messages_sent_total",
+        "Messages accepted by WhatsApp.",
+        &[(String::new(), m.messages_sent.load(Ordering::Relaxed))],
+    );
+    counter(
+        "wasap_messages_failed_total",
+        "Messages that failed for good.",
+        &[(String::new(), m.messages_failed.load(Ordering::Relaxed))],
+    );
+    counter(
+        "wasap_send_retries_total",
+        "Send attempts scheduled for retry.",
+        &[(String::new(), m.send_retries.load(Ordering::Relaxed))],
+    );
+    counter(
+        "wasap_messages_received_total",
+        "Inbound messages stored.",
+        &[(String::new(), m.messages_received.load(Ordering::Relaxed))],
+    );
     counter(
         "wasap_webhook_attempts_total",
         "Webhook delivery attempts by result.",
         &[
-            ("{result=\"ok\"}".into(), m.webhook_ok.load(Ordering::Relaxed)),
-            ("{result=\"failed\"}".into(), m.webhook_failed.load(Ordering::Relaxed)),
+            (
+                "{result=\"ok\"}".into(),
+                m.webhook_ok.load(Ordering::Relaxed),
+            ),
+            (
+                "{result=\"failed\"}".into(),
+                m.webhook_failed.load(Ordering::Relaxed),
+            ),
         ],
     );
-    counter("wasap_webhook_dead_letters_total", "Deliveries moved to dead letters.", &[(String::new(), m.webhook_dead.load(Ordering::Relaxed))]);
+    counter(
+        "wasap_webhook_dead_letters_total",
+        "Deliveries moved to dead letters.",
+        &[(String::new(), m.webhook_dead.load(Ordering::Relaxed))],
+    );
     let queued: Vec<(String, i64)> =
         sqlx::query_as("SELECT device_id, COUNT(*) FROM messages WHERE status = 'queued' GROUP BY device_id ORDER BY device_id")
             .fetch_all(&st.db.pool)
@@ -69,12 +108,20 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
         out.push_str(&format!("wasap_queue_depth{{device=\"{d}\"}} {n}\n"));
     }
     let devices: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM devices GROUP BY status ORDER BY status").fetch_all(&st.db.pool).await?;
+        sqlx::query_as("SELECT status, COUNT(*) FROM devices GROUP BY status ORDER BY status")
+            .fetch_all(&st.db.pool)
+            .await?;
     out.push_str("# HELP wasap_devices Devices by status.\n# TYPE wasap_devices gauge\n");
     for (s, n) in devices {
         out.push_str(&format!("wasap_devices{{status=\"{s}\"}} {n}\n"));
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out))
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -111,15 +158,29 @@ pub async fn events(
             .to_str()
             .ok()
             .and_then(|s| s.trim().parse::<i64>().ok())
-            .ok_or_else(|| ApiError::field("Last-Event-ID", "must be an event position from this stream"))?,
+            .ok_or_else(|| {
+                ApiError::field(
+                    "Last-Event-ID",
+                    "must be an event position from this stream",
+                )
+            })?,
         None => q.after.unwrap_or(0),
     };
     let rx = st.events.subscribe();
-    let init = SseState { st: st.clone(), rx, last, device, buffer: VecDeque::new() };
+    let init = SseState {
+        st: st.clone(),
+        rx,
+        last,
+        device,
+        buffer: VecDeque::new(),
+    };
     let stream = futures_util::stream::unfold(init, |mut s| async move {
         loop {
             if let Some((pos, ty, payload)) = s.buffer.pop_front() {
-                return Some((Ok(Event::default().id(pos.to_string()).event(ty).data(payload)), s));
+                return Some((
+                    Ok(Event::default().id(pos.to_string()).event(ty).data(payload)),
+                    s,
+                ));
             }
             let rows: Result<Vec<(i64, String, String, String)>, _> = sqlx::query_as(
                 "SELECT pos, event_type, payload, device_id FROM events WHERE pos > $1 ORDER BY pos LIMIT 200",

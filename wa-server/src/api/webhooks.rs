@@ -42,13 +42,26 @@ pub struct UpdateWebhook {
     enabled: Option<bool>,
 }
 
-type HookRow = (String, String, String, Option<String>, String, String, i64, i64, i64);
+type HookRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+);
 const HCOLS: &str = "id, url, events, device_id, headers, format, enabled, created_at, updated_at";
 
 fn hview((id, url, events, device, headers, format, enabled, c, u): HookRow) -> Value {
     let headers: Value = serde_json::from_str(&headers).unwrap_or(Value::Null);
     // Header values may carry credentials for the receiver: show names only.
-    let names: Vec<String> = headers.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let names: Vec<String> = headers
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     json!({
         "id": id, "url": url, "events": serde_json::from_str::<Value>(&events).unwrap_or(Value::Null),
         "device_id": device, "header_names": names, "format": format, "enabled": enabled != 0,
@@ -58,7 +71,10 @@ fn hview((id, url, events, device, headers, format, enabled, c, u): HookRow) -> 
 
 fn check_url(st: &AppState, url: &str) -> Result<(), ApiError> {
     let allow: Vec<crate::media::IpNetwork> = if st.config.webhooks.allow_private_targets {
-        vec!["0.0.0.0/0".parse().expect("static"), "::/0".parse().expect("static")]
+        vec![
+            "0.0.0.0/0".parse().expect("static"),
+            "::/0".parse().expect("static"),
+        ]
     } else {
         st.config.media.allow.clone()
     };
@@ -68,11 +84,17 @@ fn check_url(st: &AppState, url: &str) -> Result<(), ApiError> {
 
 fn check_events(events: &[String]) -> Result<(), ApiError> {
     if events.is_empty() {
-        return Err(ApiError::field("events", "at least one event type (or \"*\") is required"));
+        return Err(ApiError::field(
+            "events",
+            "at least one event type (or \"*\") is required",
+        ));
     }
     for (i, e) in events.iter().enumerate() {
         if e != "*" && !EVENT_TYPES.contains(&e.as_str()) {
-            return Err(ApiError::field(format!("events[{i}]"), format!("unknown event type; known: {}", EVENT_TYPES.join(", "))));
+            return Err(ApiError::field(
+                format!("events[{i}]"),
+                format!("unknown event type; known: {}", EVENT_TYPES.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -80,13 +102,30 @@ fn check_events(events: &[String]) -> Result<(), ApiError> {
 
 fn check_headers(h: &Map<String, Value>) -> Result<(), ApiError> {
     for (k, v) in h {
-        let valid_name = !k.is_empty() && k.len() <= 100 && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        let valid_name = !k.is_empty()
+            && k.len() <= 100
+            && k.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
         let lower = k.to_ascii_lowercase();
-        if !valid_name || lower.starts_with("webhook-") || lower == "content-type" || lower == "host" || lower == "content-length" {
-            return Err(ApiError::field(format!("headers.{k}"), "invalid or reserved header name"));
+        if !valid_name
+            || lower.starts_with("webhook-")
+            || lower == "content-type"
+            || lower == "host"
+            || lower == "content-length"
+        {
+            return Err(ApiError::field(
+                format!("headers.{k}"),
+                "invalid or reserved header name",
+            ));
         }
-        if !v.as_str().is_some_and(|s| s.len() <= 1000 && !s.contains(['\r', '\n'])) {
-            return Err(ApiError::field(format!("headers.{k}"), "header value must be a string of at most 1000 characters"));
+        if !v
+            .as_str()
+            .is_some_and(|s| s.len() <= 1000 && !s.contains(['\r', '\n']))
+        {
+            return Err(ApiError::field(
+                format!("headers.{k}"),
+                "header value must be a string of at most 1000 characters",
+            ));
         }
     }
     Ok(())
@@ -101,7 +140,11 @@ async fn load(st: &AppState, id: &str) -> Result<Value, ApiError> {
     Ok(hview(row))
 }
 
-pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<CreateWebhook>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    body: ApiJson<CreateWebhook>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("webhooks:write")?;
     let b = body.value;
     check_url(&st, &b.url)?;
@@ -112,7 +155,10 @@ pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<Crea
         (None, d) => d,
     };
     if let Some(d) = &device {
-        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(d).fetch_optional(&st.db.pool).await?;
+        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
+            .bind(d)
+            .fetch_optional(&st.db.pool)
+            .await?;
         if found.is_none() {
             return Err(ApiError::field("device_id", "no such device"));
         }
@@ -148,7 +194,11 @@ pub async fn create(State(st): State<AppState>, p: Principal, body: ApiJson<Crea
 
 pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require("webhooks:write")?;
-    let rows: Vec<HookRow> = sqlx::query_as(&format!("SELECT {HCOLS} FROM webhooks ORDER BY created_at, id")).fetch_all(&st.db.pool).await?;
+    let rows: Vec<HookRow> = sqlx::query_as(&format!(
+        "SELECT {HCOLS} FROM webhooks ORDER BY created_at, id"
+    ))
+    .fetch_all(&st.db.pool)
+    .await?;
     let data: Vec<Value> = rows
         .into_iter()
         .filter(|r| p.device_id.is_none() || r.3 == p.device_id)
@@ -159,20 +209,29 @@ pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value
 
 async fn owned(st: &AppState, p: &Principal, id: &str) -> Result<Value, ApiError> {
     let v = load(st, id).await?;
-    if let Some(bound) = &p.device_id {
-        if v["device_id"].as_str() != Some(bound) {
-            return Err(ApiError::not_found("webhook"));
-        }
+    if let Some(bound) = &p.device_id
+        && v["device_id"].as_str() != Some(bound)
+    {
+        return Err(ApiError::not_found("webhook"));
     }
     Ok(v)
 }
 
-pub async fn get_one(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     p.require("webhooks:write")?;
     Ok(Json(owned(&st, &p, &id).await?))
 }
 
-pub async fn update(State(st): State<AppState>, p: Principal, Path(id): Path<String>, body: ApiJson<UpdateWebhook>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<UpdateWebhook>,
+) -> Result<Json<Value>, ApiError> {
     p.require("webhooks:write")?;
     owned(&st, &p, &id).await?;
     let b = body.value;
@@ -197,11 +256,18 @@ pub async fn update(State(st): State<AppState>, p: Principal, Path(id): Path<Str
     Ok(Json(load(&st, &id).await?))
 }
 
-pub async fn remove(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     p.require("webhooks:write")?;
     owned(&st, &p, &id).await?;
     let mut tx = st.db.pool.begin().await?;
-    sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM webhooks WHERE id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE webhook_deliveries SET status = 'dead', last_error = 'webhook deleted' WHERE webhook_id = $1 AND status = 'pending'")
         .bind(&id)
         .execute(&mut *tx)
@@ -217,22 +283,45 @@ pub struct DeliveryQuery {
     limit: Option<u32>,
 }
 
-pub async fn deliveries(State(st): State<AppState>, p: Principal, Path(id): Path<String>, ApiQuery(q): ApiQuery<DeliveryQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn deliveries(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
+) -> Result<Json<Value>, ApiError> {
     p.require("webhooks:write")?;
     owned(&st, &p, &id).await?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1 to 500"));
     }
-    if let Some(s) = &q.status {
-        if !["pending", "delivered", "dead"].contains(&s.as_str()) {
-            return Err(ApiError::field("status", "must be pending, delivered or dead"));
-        }
+    if let Some(s) = &q.status
+        && !["pending", "delivered", "dead"].contains(&s.as_str())
+    {
+        return Err(ApiError::field(
+            "status",
+            "must be pending, delivered or dead",
+        ));
     }
-    type Row = (String, i64, String, String, i64, i64, Option<i64>, Option<String>, i64, String);
+    type Row = (
+        String,
+        i64,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<String>,
+        i64,
+        String,
+    );
     let sql = format!(
         "SELECT d.id, d.event_pos, d.device_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, e.id FROM webhook_deliveries d JOIN events e ON e.pos = d.event_pos WHERE d.webhook_id = $1 {} ORDER BY d.event_pos DESC LIMIT {limit}",
-        if q.status.is_some() { "AND d.status = $2" } else { "" }
+        if q.status.is_some() {
+            "AND d.status = $2"
+        } else {
+            ""
+        }
     );
     let mut query = sqlx::query_as::<_, Row>(&sql).bind(&id);
     if let Some(s) = q.status.clone() {
@@ -259,7 +348,11 @@ pub async fn deliveries(State(st): State<AppState>, p: Principal, Path(id): Path
     Ok(Json(json!({ "data": data })))
 }
 
-pub async fn redeliver_one(State(st): State<AppState>, p: Principal, Path((id, delivery)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+pub async fn redeliver_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("webhooks:write")?;
     owned(&st, &p, &id).await?;
     let now = now_ms();
@@ -276,7 +369,11 @@ pub async fn redeliver_one(State(st): State<AppState>, p: Principal, Path((id, d
     Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": 1 }))))
 }
 
-pub async fn redeliver_dead(State(st): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn redeliver_dead(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     p.require("webhooks:write")?;
     owned(&st, &p, &id).await?;
     let now = now_ms();
@@ -286,5 +383,8 @@ pub async fn redeliver_dead(State(st): State<AppState>, p: Principal, Path(id): 
         .execute(&st.db.pool)
         .await?;
     st.webhook_wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "requeued": done.rows_affected() }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "requeued": done.rows_affected() })),
+    ))
 }

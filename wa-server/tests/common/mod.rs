@@ -26,7 +26,10 @@ fn unique() -> String {
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("{t}_{}", N.fetch_add(1, Ordering::SeqCst))
 }
 
@@ -46,12 +49,17 @@ pub async fn fresh_database(db: Db) -> Option<String> {
                     if std::env::var_os("WASAP_REQUIRE_POSTGRES").is_some() {
                         panic!("PostgreSQL required (WASAP_REQUIRE_POSTGRES) but unreachable: {e}");
                     }
-                    eprintln!("SKIPPED: no PostgreSQL at {PG_ADMIN_URL} ({e}); set WASAP_REQUIRE_POSTGRES=1 to fail instead");
+                    eprintln!(
+                        "SKIPPED: no PostgreSQL at {PG_ADMIN_URL} ({e}); set WASAP_REQUIRE_POSTGRES=1 to fail instead"
+                    );
                     return None;
                 }
             };
             let name = format!("wasap_t_{}", unique());
-            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
             admin.close().await;
             Some(format!("postgres://postgres@127.0.0.1:5432/{name}"))
         }
@@ -100,23 +108,39 @@ impl Harness {
             .spawn()
             .await
             .unwrap();
-        Some(Harness { base: server.url(), http: reqwest::Client::new(), transport, database_url: url, server: Some(server) })
+        Some(Harness {
+            base: server.url(),
+            http: reqwest::Client::new(),
+            transport,
+            database_url: url,
+            server: Some(server),
+        })
     }
 
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
-        if let Some(name) = self.database_url.strip_prefix("postgres://postgres@127.0.0.1:5432/") {
-            if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN_URL).await {
-                let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-                admin.close().await;
-            }
+        if let Some(name) = self
+            .database_url
+            .strip_prefix("postgres://postgres@127.0.0.1:5432/")
+            && let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN_URL).await
+        {
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await;
+            admin.close().await;
         }
     }
 
     /// Sends a request; returns status, headers and the JSON body (Null when empty/not JSON).
-    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let mut rb = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(k) = key {
             rb = rb.bearer_auth(k);
@@ -128,16 +152,31 @@ impl Harness {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
     }
 
-    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let (s, _, v) = self.call(method, path, Some(ADMIN), body).await;
         (s, v)
     }
 
     pub async fn create_device(&self, name: &str) -> String {
-        let (s, v) = self.admin(Method::POST, "/v1/devices", Some(serde_json::json!({ "name": name }))).await;
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                "/v1/devices",
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["id"].as_str().unwrap().to_string()
     }
@@ -146,18 +185,32 @@ impl Harness {
     pub async fn online_device(&self, name: &str) -> String {
         let id = self.create_device(name).await;
         assert!(self.transport.set_online(&id, "628111"));
-        self.wait_for(|| async { self.admin(Method::GET, &format!("/v1/devices/{id}"), None).await.1["status"] == "online" }).await;
+        self.wait_for(|| async {
+            self.admin(Method::GET, &format!("/v1/devices/{id}"), None)
+                .await
+                .1["status"]
+                == "online"
+        })
+        .await;
         id
     }
 
     pub async fn send(&self, device: &str, body: Value) -> Value {
-        let (s, v) = self.admin(Method::POST, &format!("/v1/devices/{device}/messages"), Some(body)).await;
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                &format!("/v1/devices/{device}/messages"),
+                Some(body),
+            )
+            .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
         v
     }
 
     pub async fn message(&self, id: &str) -> Value {
-        self.admin(Method::GET, &format!("/v1/messages/{id}"), None).await.1
+        self.admin(Method::GET, &format!("/v1/messages/{id}"), None)
+            .await
+            .1
     }
 
     pub async fn wait_for<F, Fut>(&self, mut cond: F)
@@ -167,7 +220,10 @@ impl Harness {
     {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !cond().await {
-            assert!(tokio::time::Instant::now() < deadline, "condition not met within 10 s");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition not met within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -179,7 +235,10 @@ impl Harness {
             if m["status"] == status {
                 return m;
             }
-            assert!(tokio::time::Instant::now() < deadline, "message {id} never reached {status}: {m}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "message {id} never reached {status}: {m}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
