@@ -106,6 +106,13 @@ impl ServerBuilder {
         self.admin_key = Some(key.into());
         self
     }
+    /// Uses `WASAP_ADMIN_KEY` from the environment when it is set and non-empty.
+    pub fn admin_key_from_env(self) -> Self {
+        match std::env::var("WASAP_ADMIN_KEY") {
+            Ok(k) if !k.trim().is_empty() => self.admin_key(k.trim()),
+            _ => self,
+        }
+    }
     /// Tunables.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;

@@ -149,6 +149,10 @@ pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
     exp.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
+/// Longest sleep of a worker whose device is not online (a safety net; status changes and
+/// new messages wake workers at once).
+const OFFLINE_IDLE: Duration = Duration::from_secs(30);
+
 enum Step {
     Worked,
     Idle(Duration),
@@ -246,7 +250,19 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
         fail(state, &id, device_id, &wa, "expired").await?;
     }
     if status != "online" {
-        return Ok(Step::Idle(q.poll_interval));
+        // Sleep until the next expiry; a status change or a new message wakes the worker.
+        let soonest: Option<(Option<i64>,)> = sqlx::query_as(
+            "SELECT MIN(expires_at) FROM messages WHERE device_id = $1 AND direction = 'out' AND status = 'queued'",
+        )
+        .bind(device_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        let wait = soonest
+            .and_then(|(t,)| t)
+            .map(|t| Duration::from_millis((t - now).max(1) as u64))
+            .unwrap_or(OFFLINE_IDLE)
+            .min(OFFLINE_IDLE);
+        return Ok(Step::Idle(wait));
     }
     type Row = (String, String, String, String, i64);
     let next: Option<Row> = sqlx::query_as(

@@ -322,6 +322,100 @@ async fn failing_deliveries_become_dead_letters_and_can_be_redelivered(db: Db) {
     h.stop().await;
 }
 
+async fn webhooks_receive_only_their_device_and_event_types(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let a = h.create_device("a").await;
+    let b = h.create_device("b").await;
+    let r = Receiver::default();
+    let url = receiver(r.clone()).await;
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/webhooks",
+            Some(json!({ "url": url, "events": ["message.sent"], "device_id": a })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(h.transport.set_online(&a, "6281"));
+    assert!(h.transport.set_online(&b, "6282"));
+    let ma = h
+        .send(&a, json!({ "to": "628111222333", "text": "a" }))
+        .await;
+    let mb = h
+        .send(&b, json!({ "to": "628111222333", "text": "b" }))
+        .await;
+    h.wait_status(ma["id"].as_str().unwrap(), "sent").await;
+    h.wait_status(mb["id"].as_str().unwrap(), "sent").await;
+    h.wait_for(|| async { !r.got.lock().unwrap().is_empty() })
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = r.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let ev: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(
+        (ev["type"].as_str(), ev["device_id"].as_str()),
+        (Some("message.sent"), Some(a.as_str()))
+    );
+    assert_eq!(ev["data"]["message_id"], ma["id"]);
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/webhooks",
+            Some(json!({ "url": url, "events": ["message.exploded"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["field"], "events[0]");
+    h.stop().await;
+}
+
+async fn slow_receivers_time_out_and_are_logged(db: Db) {
+    let mut cfg = fast_config();
+    cfg.webhooks.timeout = Duration::from_millis(200);
+    cfg.webhooks.retry_base = Duration::from_secs(60);
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    let app = Router::new().route(
+        "/hook",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            AxStatus::OK
+        }),
+    );
+    let url = format!("http://{}/hook", serve(app).await);
+    let (hook, _) = create_hook(&h, &url).await;
+    h.online_device("d").await;
+    let attempted = || async {
+        let (_, log) = h
+            .admin(
+                Method::GET,
+                &format!("/v1/webhooks/{hook}/deliveries"),
+                None,
+            )
+            .await;
+        log["data"]
+            .as_array()
+            .is_some_and(|d| d.len() == 1 && d[0]["attempts"] == 1)
+    };
+    h.wait_for(attempted).await;
+    let (_, log) = h
+        .admin(
+            Method::GET,
+            &format!("/v1/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    let d = &log["data"][0];
+    assert_eq!(d["status"], "pending");
+    assert_eq!(d["attempt_log"][0]["error"], "timeout");
+    assert!(d["attempt_log"][0]["latency_ms"].as_i64().unwrap() < 1500);
+    assert!(d["next_attempt_at"].is_string());
+    h.stop().await;
+}
+
 async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<(String, String)> {
     let mut rb = h
         .http
@@ -387,5 +481,7 @@ both_backends!(
     image_messages_carry_fetched_bytes_only_from_allowed_hosts,
     webhooks_are_signed_ordered_and_gap_free,
     failing_deliveries_become_dead_letters_and_can_be_redelivered,
+    webhooks_receive_only_their_device_and_event_types,
+    slow_receivers_time_out_and_are_logged,
     sse_streams_events_and_resumes_after_last_event_id,
 );

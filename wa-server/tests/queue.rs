@@ -93,6 +93,35 @@ async fn idempotency_key_replays_first_response_and_rejects_other_bodies(db: Db)
     h.stop().await;
 }
 
+async fn concurrent_requests_with_one_idempotency_key_create_one_message(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let dev = h.create_device("d").await;
+    let url = format!("{}/v1/devices/{dev}/messages", h.base);
+    let body = json!({ "to": "628111222333", "text": "race" });
+    let reqs = (0..6).map(|_| {
+        h.http
+            .post(&url)
+            .bearer_auth(ADMIN)
+            .header("idempotency-key", "race-1")
+            .json(&body)
+            .send()
+    });
+    let resps = futures_util::future::join_all(reqs).await;
+    let mut ids = std::collections::HashSet::new();
+    for r in resps {
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let v: serde_json::Value = r.json().await.unwrap();
+        ids.insert(v["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "every response names the same message");
+    let (_, log) = h.admin(Method::GET, "/v1/messages", None).await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 1);
+    h.stop().await;
+}
+
 async fn higher_priority_messages_leave_first(db: Db) {
     let Some(h) = Harness::start(db, fast_config()).await else {
         return;
@@ -430,6 +459,7 @@ both_backends!(
     accepted_message_is_stored_sent_then_follows_receipts,
     message_row_exists_before_any_send,
     idempotency_key_replays_first_response_and_rejects_other_bodies,
+    concurrent_requests_with_one_idempotency_key_create_one_message,
     higher_priority_messages_leave_first,
     scheduled_message_waits_for_send_at,
     pacing_spaces_sends_on_one_device,

@@ -376,24 +376,41 @@ pub async fn send(
         .fetch_one(&mut *tx)
         .await?;
     let response = view(&row)?;
+    let mut raced = false;
     if let Some(k) = &idem {
-        sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, 202, $4, $5)")
+        let inserted = sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, 202, $4, $5)")
             .bind(&p.key_id)
             .bind(k)
             .bind(&fingerprint)
             .bind(response.to_string())
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => raced = true,
+            Err(e) => return Err(e.into()),
+        }
     }
-    if let Err(e) = tx.commit().await {
-        // A concurrent request with the same key won the race: answer as it did.
+    let committed = if raced {
+        tx.rollback().await.map(|_| false)
+    } else {
+        tx.commit().await.map(|_| true)
+    };
+    if !matches!(committed, Ok(true)) {
+        // A concurrent request with the same key won the race: answer as it did (its row
+        // is committed by now, since ours waited on it).
         if let Some(k) = &idem
             && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
         {
             return Ok(r);
         }
-        return Err(e.into());
+        return Err(match committed {
+            Err(e) => e.into(),
+            Ok(_) => {
+                ApiError::conflict("a concurrent request with this Idempotency-Key is in progress")
+            }
+        });
     }
     tracing::info!(message_id = %id, device_id = %device_id, kind, "message queued");
     crate::queue::wake(&st, &device_id);
