@@ -96,12 +96,27 @@ pub async fn apply_transport_event(
     let now = now_ms();
     let mut wake_device = None;
     let pos = match event {
+        TransportEvent::Qr { device_id, code } => {
+            state
+                .qr
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(device_id, (code, now));
+            return Ok(());
+        }
         TransportEvent::Status {
             device_id,
             status,
             phone,
             push_name,
         } => {
+            if status != crate::transport::DeviceStatus::QrWaiting {
+                state
+                    .qr
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&device_id);
+            }
             let done = sqlx::query(
                 "UPDATE devices SET status = $2, phone = COALESCE($3, phone), push_name = COALESCE($4, push_name), last_seen_at = $5, updated_at = $5 WHERE id = $1",
             )
@@ -214,7 +229,14 @@ pub async fn run_transport_events(
     state: AppState,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<TransportEvent>,
 ) {
-    while let Some(ev) = rx.recv().await {
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = state.stopped() => break,
+        };
         // Retry a few times on database trouble; a report must not be dropped silently.
         for attempt in 0..5u32 {
             match apply_transport_event(&state, ev.clone()).await {

@@ -155,10 +155,12 @@ impl ServerBuilder {
             metrics: Metrics::default(),
             media,
             workers: Default::default(),
+            qr: Default::default(),
             background: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             events,
             webhook_wake: Default::default(),
+            stop: Default::default(),
         };
         Ok(Server {
             state: AppState(Arc::new(inner)),
@@ -242,7 +244,7 @@ impl RunningServer {
     }
     /// Stops accepting requests and stops background workers.
     pub async fn shutdown(mut self) {
-        self.state.stopping.store(true, Ordering::SeqCst);
+        self.state.shut_down();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -358,7 +360,7 @@ impl Server {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = tokio::signal::ctrl_c().await;
-                state.stopping.store(true, Ordering::SeqCst);
+                state.shut_down();
             })
             .await?;
         Ok(())

@@ -122,12 +122,25 @@ pub fn wake(state: &AppState, device_id: &str) {
     tokio::spawn(worker(state.clone(), device_id.to_string(), notify));
 }
 
-/// Starts workers for every device that exists.
+/// Starts workers for every device, and asks the transport to resume the connection of every
+/// device that was linked (online or offline) when the gateway last ran.
 pub async fn start_all(state: &AppState) -> Result<(), sqlx::Error> {
-    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM devices")
+    let ids: Vec<(String, String)> = sqlx::query_as("SELECT id, status FROM devices")
         .fetch_all(&state.db.pool)
         .await?;
-    for (id,) in ids {
+    for (id, status) in ids {
+        if status == "online" || status == "offline" {
+            // Nothing is connected yet after a restart; the transport reports when it is.
+            sqlx::query(
+                "UPDATE devices SET status = 'offline' WHERE id = $1 AND status = 'online'",
+            )
+            .bind(&id)
+            .execute(&state.db.pool)
+            .await?;
+            if let Err(e) = state.transport.connect(&id).await {
+                tracing::warn!(device_id = %id, error = %e, "resuming device connection failed");
+            }
+        }
         wake(state, &id);
     }
     Ok(())
@@ -174,12 +187,16 @@ async fn worker(state: AppState, device_id: String, notify: Arc<Notify>) {
         match step {
             Step::Worked => {
                 let q = &state.config.queue;
-                tokio::time::sleep(jittered(q.min_delay, q.max_delay)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(jittered(q.min_delay, q.max_delay)) => {}
+                    _ = state.stopped() => break,
+                }
             }
             Step::Idle(d) => {
                 tokio::select! {
                     _ = notify.notified() => {}
                     _ = tokio::time::sleep(d) => {}
+                    _ = state.stopped() => break,
                 }
             }
             Step::Gone => break,

@@ -56,6 +56,9 @@ pub struct Inner {
     pub media: MediaFetcher,
     /// Per-device queue worker wake-ups.
     pub workers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Latest QR code per device (payload, unix ms), kept in memory only: QR codes rotate
+    /// every few seconds and are useless after linking.
+    pub qr: Mutex<HashMap<String, (String, i64)>>,
     /// Set once background tasks run; queue workers are only spawned then.
     pub background: AtomicBool,
     /// Set on shutdown.
@@ -64,6 +67,8 @@ pub struct Inner {
     pub events: broadcast::Sender<i64>,
     /// Wakes the webhook delivery worker.
     pub webhook_wake: Notify,
+    /// Wakes every background task at shutdown.
+    pub stop: Notify,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -78,6 +83,24 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// Asks every background task to finish.
+    pub fn shut_down(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop.notify_waiters();
+    }
+
+    /// Resolves once shutdown was requested.
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.stop.notified();
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            // The flag is re-checked at least every second in case a wake-up was missed.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), notified).await;
+        }
+    }
+
     /// Tells listeners that events up to `pos` are committed.
     pub fn events_committed(&self, pos: i64) {
         let _ = self.events.send(pos);

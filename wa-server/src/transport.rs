@@ -180,6 +180,13 @@ pub enum TransportEvent {
         /// Which receipt.
         kind: ReceiptKind,
     },
+    /// A new QR code to show for linking (they rotate; the latest one counts).
+    Qr {
+        /// Gateway device id.
+        device_id: String,
+        /// The QR payload string.
+        code: String,
+    },
     /// A message arrived.
     Inbound {
         /// Gateway device id.
@@ -187,6 +194,21 @@ pub enum TransportEvent {
         /// The message.
         message: InboundMessage,
     },
+}
+
+/// Why a device operation (connect, logout, pairing code) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The transport does not implement this operation.
+    #[error("not supported by this transport")]
+    Unsupported,
+    /// The device is in a state that does not allow the operation (e.g. already paired).
+    #[error("invalid device state: {0}")]
+    InvalidState(String),
+    /// The operation failed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Where transports report events. Cheap to clone.
@@ -215,6 +237,28 @@ pub trait DeviceTransport: Send + Sync + 'static {
     /// Sends one prepared message through `device_id`. Returning `Ok` means WhatsApp's server
     /// accepted it (status `sent`); receipts follow as events.
     async fn send(&self, device_id: &str, message: &OutboundMessage) -> Result<(), SendError>;
+
+    /// Starts (or resumes) the device's connection. Progress arrives as events: `Qr` while
+    /// waiting to be linked, then `Status`.
+    async fn connect(&self, _device_id: &str) -> Result<(), TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Closes the connection, keeping the credentials.
+    async fn disconnect(&self, _device_id: &str) -> Result<(), TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Unlinks the device from the phone and forgets its credentials.
+    async fn logout(&self, _device_id: &str) -> Result<(), TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Requests a pairing code for linking by phone number (`phone` is digits with country
+    /// code); the user types it on the phone.
+    async fn pairing_code(&self, _device_id: &str, _phone: &str) -> Result<String, TransportError> {
+        Err(TransportError::Unsupported)
+    }
 }
 
 /// A transport that never connects: every device stays offline. The default until wa-client
@@ -247,6 +291,7 @@ struct MemoryState {
     sends: Vec<RecordedSend>,
     attempts: Vec<RecordedSend>,
     scripted: HashMap<String, VecDeque<SendError>>,
+    calls: Vec<(String, String)>,
 }
 
 /// In-memory transport for tests: records every send, lets the test script failures and
@@ -271,6 +316,10 @@ impl MemoryTransport {
     /// Every call to `send`, including failed ones.
     pub fn attempts(&self) -> Vec<RecordedSend> {
         self.lock().attempts.clone()
+    }
+    /// Control calls (`connect`, `disconnect`, `logout`, `pairing_code`) as (operation, device id).
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.lock().calls.clone()
     }
     /// Makes the next sends through `device_id` fail with these errors, in order.
     pub fn fail_next(&self, device_id: &str, errors: impl IntoIterator<Item = SendError>) {
@@ -323,5 +372,43 @@ impl DeviceTransport for MemoryTransport {
         }
         st.sends.push(rec);
         Ok(())
+    }
+
+    async fn connect(&self, device_id: &str) -> Result<(), TransportError> {
+        self.lock().calls.push(("connect".into(), device_id.into()));
+        Ok(())
+    }
+
+    async fn disconnect(&self, device_id: &str) -> Result<(), TransportError> {
+        self.lock()
+            .calls
+            .push(("disconnect".into(), device_id.into()));
+        Ok(())
+    }
+
+    async fn logout(&self, device_id: &str) -> Result<(), TransportError> {
+        self.lock().calls.push(("logout".into(), device_id.into()));
+        let sink = self.lock().sink.clone();
+        if let Some(s) = sink {
+            s.emit(TransportEvent::Status {
+                device_id: device_id.into(),
+                status: DeviceStatus::LoggedOut,
+                phone: None,
+                push_name: None,
+            });
+        }
+        Ok(())
+    }
+
+    async fn pairing_code(&self, device_id: &str, phone: &str) -> Result<String, TransportError> {
+        self.lock()
+            .calls
+            .push(("pairing_code".into(), device_id.into()));
+        // A deterministic fake: eight characters derived from the phone number.
+        let digits: String = phone.chars().rev().take(8).collect();
+        Ok(format!("{digits:0>8}")
+            .chars()
+            .map(|c| (b'A' + (c as u8 - b'0')) as char)
+            .collect())
     }
 }

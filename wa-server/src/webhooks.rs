@@ -98,6 +98,7 @@ pub async fn run(state: AppState) {
         tokio::select! {
             _ = state.webhook_wake.notified() => {}
             _ = tokio::time::sleep(cfg.poll_interval) => {}
+            _ = state.stopped() => break,
         }
     }
 }

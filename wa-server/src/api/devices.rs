@@ -118,3 +118,118 @@ pub async fn remove(
     crate::queue::wake(&st, &id);
     Ok(StatusCode::NO_CONTENT)
 }
+
+fn transport_error(e: crate::transport::TransportError) -> ApiError {
+    use crate::transport::TransportError as E;
+    match e {
+        E::Unsupported => ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "the configured transport cannot do this",
+        ),
+        E::InvalidState(m) => ApiError::conflict(m),
+        E::Failed(m) => ApiError::new(StatusCode::BAD_GATEWAY, "transport_failed", m),
+    }
+}
+
+async fn device_status(st: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
+    let v = load(st, p, id).await?;
+    Ok(v["status"].as_str().unwrap_or_default().to_string())
+}
+
+pub async fn connect(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    let status = device_status(&st, &p, &id).await?;
+    if status == "banned" {
+        return Err(ApiError::conflict("the device is banned"));
+    }
+    st.transport.connect(&id).await.map_err(transport_error)?;
+    Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn reconnect(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    device_status(&st, &p, &id).await?;
+    st.transport
+        .disconnect(&id)
+        .await
+        .map_err(transport_error)?;
+    st.transport.connect(&id).await.map_err(transport_error)?;
+    Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn logout(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    device_status(&st, &p, &id).await?;
+    st.transport.logout(&id).await.map_err(transport_error)?;
+    Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn qr(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("devices:write")?;
+    let status = device_status(&st, &p, &id).await?;
+    let qr = st
+        .qr
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned();
+    match qr {
+        Some((code, at)) => Ok(Json(
+            json!({ "qr": code, "created_at": ts(Some(at)), "status": status }),
+        )),
+        None if status == "online" => Err(ApiError::conflict(
+            "the device is already linked and online",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no QR code yet; connect the device first",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairCode {
+    phone: String,
+}
+
+pub async fn pair_code(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<PairCode>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("devices:write")?;
+    let status = device_status(&st, &p, &id).await?;
+    if status == "online" {
+        return Err(ApiError::conflict(
+            "the device is already linked and online",
+        ));
+    }
+    let phone = super::normalize_phone(&body.value.phone)
+        .ok_or_else(|| ApiError::field("phone", "must be a phone number with country code"))?;
+    let code = st
+        .transport
+        .pairing_code(&id, &phone)
+        .await
+        .map_err(transport_error)?;
+    Ok(Json(json!({ "code": code, "phone": phone })))
+}

@@ -206,6 +206,8 @@ pub async fn events(
                     if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) { return None; }
                 }
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                // End open streams at shutdown, so graceful shutdown does not wait on them.
+                _ = s.st.stopped() => return None,
             }
         }
     });

@@ -95,6 +95,11 @@ pub struct Harness {
 impl Harness {
     pub async fn start(db: Db, config: Config) -> Option<Harness> {
         let url = fresh_database(db).await?;
+        Some(Harness::start_on(url, config).await)
+    }
+
+    /// Starts a gateway on an existing database (e.g. to test a restart).
+    pub async fn start_on(url: String, config: Config) -> Harness {
         let transport = MemoryTransport::new();
         let server = Server::builder()
             .database_url(url.clone())
@@ -108,13 +113,21 @@ impl Harness {
             .spawn()
             .await
             .unwrap();
-        Some(Harness {
+        Harness {
             base: server.url(),
             http: reqwest::Client::new(),
             transport,
             database_url: url,
             server: Some(server),
-        })
+        }
+    }
+
+    /// Stops the gateway but keeps the database.
+    pub async fn stop_keep_db(mut self) -> String {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.database_url.clone()
     }
 
     pub async fn stop(mut self) {
