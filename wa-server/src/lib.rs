@@ -296,7 +296,7 @@ impl Server {
     pub fn router(&self) -> Router {
         let limit = self.state.config.body_limit;
         let x_request_id = HeaderName::from_static("x-request-id");
-        api::routes()
+        api::routes(&self.state)
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
             .layer(RequestBodyLimitLayer::new(limit))
@@ -373,10 +373,15 @@ mod tests {
     fn openapi_documents_exactly_the_routes_served() {
         let mut served = crate::api::route_list();
         let mut documented = crate::openapi::documented_routes();
+        let doc = crate::openapi::document();
+        for (method, path, scope) in &served {
+            let op = &doc["paths"][path][method.to_ascii_lowercase()];
+            assert_eq!(op["x-required-scope"].as_str(), *scope, "{method} {path}");
+        }
+        let mut served: Vec<_> = served.drain(..).map(|(m, p, _)| (m, p)).collect();
         served.sort();
         documented.sort();
         assert_eq!(served, documented);
-        let doc = crate::openapi::document();
         for (method, path) in served {
             assert!(
                 doc["paths"][path][method.to_ascii_lowercase()].is_object(),

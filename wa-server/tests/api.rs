@@ -443,7 +443,44 @@ async fn contacts_and_groups_crud(db: Db) {
     h.stop().await;
 }
 
+async fn every_scoped_route_refuses_other_scopes_before_reading_the_request(db: Db) {
+    let Some(h) = start(db).await else { return };
+    let (_, doc) = h.admin(Method::GET, "/openapi.json", None).await;
+    let (_, devices_key) = new_key(&h, json!({ "name": "d", "scopes": ["devices:read"] })).await;
+    let (_, contacts_key) = new_key(&h, json!({ "name": "c", "scopes": ["contacts:read"] })).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(scope) = op["x-required-scope"].as_str() else {
+                continue;
+            };
+            let key = if scope == "devices:read" {
+                &contacts_key
+            } else {
+                &devices_key
+            };
+            let concrete = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            // A body that would fail validation: the scope must be checked first.
+            let body = op.get("requestBody").map(|_| json!({ "bogus": true }));
+            let (s, _, v) = h.call(m.clone(), &concrete, Some(key), body.clone()).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+            assert_eq!(v["error"]["scope"], scope, "{method} {path}");
+            let (s, _, _) = h.call(m, &concrete, None, body).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 35, "only {checked} operations checked");
+    h.stop().await;
+}
+
 both_backends!(
+    every_scoped_route_refuses_other_scopes_before_reading_the_request,
     keys_are_shown_once_stored_hashed_and_revocable,
     missing_scope_is_403_naming_it,
     missing_or_wrong_credentials_are_401,

@@ -14,99 +14,171 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Every route: (method, path, handler).
-fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+/// Every route: (method, path, required scope, handler). The scope is checked by a route
+/// layer before any other extractor runs, so a caller without it learns nothing about the
+/// request's validity.
+type Entry = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    MethodRouter<AppState>,
+);
+
+fn table() -> Vec<Entry> {
+    const DR: Option<&str> = Some("devices:read");
+    const DW: Option<&str> = Some("devices:write");
+    const MS: Option<&str> = Some("messages:send");
+    const MR: Option<&str> = Some("messages:read");
+    const CR: Option<&str> = Some("contacts:read");
+    const CW: Option<&str> = Some("contacts:write");
+    const WW: Option<&str> = Some("webhooks:write");
+    const AD: Option<&str> = Some("admin:*");
     vec![
-        ("GET", "/healthz", get(meta::healthz)),
-        ("GET", "/readyz", get(meta::readyz)),
-        ("GET", "/metrics", get(meta::metrics)),
-        ("GET", "/openapi.json", get(meta::openapi)),
-        ("POST", "/v1/keys", post(keys::create)),
-        ("GET", "/v1/keys", get(keys::list)),
-        ("DELETE", "/v1/keys/{id}", delete(keys::revoke)),
-        ("POST", "/v1/devices", post(devices::create)),
-        ("GET", "/v1/devices", get(devices::list)),
-        ("GET", "/v1/devices/{id}", get(devices::get_one)),
-        ("DELETE", "/v1/devices/{id}", delete(devices::remove)),
-        ("POST", "/v1/devices/{id}/connect", post(devices::connect)),
+        ("GET", "/healthz", None, get(meta::healthz)),
+        ("GET", "/readyz", None, get(meta::readyz)),
+        ("GET", "/metrics", None, get(meta::metrics)),
+        ("GET", "/openapi.json", None, get(meta::openapi)),
+        ("POST", "/v1/keys", AD, post(keys::create)),
+        ("GET", "/v1/keys", AD, get(keys::list)),
+        ("DELETE", "/v1/keys/{id}", AD, delete(keys::revoke)),
+        ("POST", "/v1/devices", DW, post(devices::create)),
+        ("GET", "/v1/devices", DR, get(devices::list)),
+        ("GET", "/v1/devices/{id}", DR, get(devices::get_one)),
+        ("DELETE", "/v1/devices/{id}", DW, delete(devices::remove)),
+        (
+            "POST",
+            "/v1/devices/{id}/connect",
+            DW,
+            post(devices::connect),
+        ),
         (
             "POST",
             "/v1/devices/{id}/reconnect",
+            DW,
             post(devices::reconnect),
         ),
-        ("POST", "/v1/devices/{id}/logout", post(devices::logout)),
-        ("GET", "/v1/devices/{id}/qr", get(devices::qr)),
+        ("POST", "/v1/devices/{id}/logout", DW, post(devices::logout)),
+        ("GET", "/v1/devices/{id}/qr", DW, get(devices::qr)),
         (
             "POST",
             "/v1/devices/{id}/pair-code",
+            DW,
             post(devices::pair_code),
         ),
-        ("POST", "/v1/devices/{id}/messages", post(messages::send)),
-        ("GET", "/v1/messages", get(messages::list)),
-        ("GET", "/v1/messages/{id}", get(messages::get_one)),
-        ("POST", "/v1/contacts", post(contacts::create)),
-        ("GET", "/v1/contacts", get(contacts::list)),
-        ("GET", "/v1/contacts/{id}", get(contacts::get_one)),
-        ("PATCH", "/v1/contacts/{id}", patch(contacts::update)),
-        ("DELETE", "/v1/contacts/{id}", delete(contacts::remove)),
-        ("POST", "/v1/contact-groups", post(contacts::create_group)),
-        ("GET", "/v1/contact-groups", get(contacts::list_groups)),
-        ("GET", "/v1/contact-groups/{id}", get(contacts::get_group)),
+        (
+            "POST",
+            "/v1/devices/{id}/messages",
+            MS,
+            post(messages::send),
+        ),
+        ("GET", "/v1/messages", MR, get(messages::list)),
+        ("GET", "/v1/messages/{id}", MR, get(messages::get_one)),
+        ("POST", "/v1/contacts", CW, post(contacts::create)),
+        ("GET", "/v1/contacts", CR, get(contacts::list)),
+        ("GET", "/v1/contacts/{id}", CR, get(contacts::get_one)),
+        ("PATCH", "/v1/contacts/{id}", CW, patch(contacts::update)),
+        ("DELETE", "/v1/contacts/{id}", CW, delete(contacts::remove)),
+        (
+            "POST",
+            "/v1/contact-groups",
+            CW,
+            post(contacts::create_group),
+        ),
+        ("GET", "/v1/contact-groups", CR, get(contacts::list_groups)),
+        (
+            "GET",
+            "/v1/contact-groups/{id}",
+            CR,
+            get(contacts::get_group),
+        ),
         (
             "PATCH",
             "/v1/contact-groups/{id}",
+            CW,
             patch(contacts::update_group),
         ),
         (
             "DELETE",
             "/v1/contact-groups/{id}",
+            CW,
             delete(contacts::remove_group),
         ),
         (
             "PUT",
             "/v1/contact-groups/{id}/members/{contact_id}",
+            CW,
             put(contacts::add_member),
         ),
         (
             "DELETE",
             "/v1/contact-groups/{id}/members/{contact_id}",
+            CW,
             delete(contacts::remove_member),
         ),
-        ("POST", "/v1/webhooks", post(webhooks::create)),
-        ("GET", "/v1/webhooks", get(webhooks::list)),
-        ("GET", "/v1/webhooks/{id}", get(webhooks::get_one)),
-        ("PATCH", "/v1/webhooks/{id}", patch(webhooks::update)),
-        ("DELETE", "/v1/webhooks/{id}", delete(webhooks::remove)),
+        ("POST", "/v1/webhooks", WW, post(webhooks::create)),
+        ("GET", "/v1/webhooks", WW, get(webhooks::list)),
+        ("GET", "/v1/webhooks/{id}", WW, get(webhooks::get_one)),
+        ("PATCH", "/v1/webhooks/{id}", WW, patch(webhooks::update)),
+        ("DELETE", "/v1/webhooks/{id}", WW, delete(webhooks::remove)),
         (
             "GET",
             "/v1/webhooks/{id}/deliveries",
+            WW,
             get(webhooks::deliveries),
         ),
         (
             "POST",
             "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            WW,
             post(webhooks::redeliver_one),
         ),
         (
             "POST",
             "/v1/webhooks/{id}/redeliver",
+            WW,
             post(webhooks::redeliver_dead),
         ),
-        ("GET", "/v1/events", get(meta::events)),
+        ("GET", "/v1/events", MR, get(meta::events)),
     ]
 }
 
-/// (method, path) of every route the router serves.
+/// (method, path, scope) of every route the router serves.
 #[cfg(test)]
-pub fn route_list() -> Vec<(&'static str, &'static str)> {
-    table().into_iter().map(|(m, p, _)| (m, p)).collect()
+pub fn route_list() -> Vec<(&'static str, &'static str, Option<&'static str>)> {
+    table().into_iter().map(|(m, p, s, _)| (m, p, s)).collect()
 }
 
-/// The routes, without state or middleware.
-pub fn routes() -> Router<AppState> {
+/// Authenticates and checks the route's scope before the handler's extractors run; the
+/// principal is left in the request extensions for the handler.
+async fn guard(
+    axum::extract::State((state, scope)): axum::extract::State<(AppState, &'static str)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::extract::FromRequestParts;
+    let (mut parts, body) = req.into_parts();
+    let principal = crate::auth::Principal::from_request_parts(&mut parts, &state).await?;
+    principal.require(scope)?;
+    parts.extensions.insert(principal);
+    Ok(next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await)
+}
+
+/// The routes, with their scope guards, without global middleware.
+pub fn routes(state: &AppState) -> Router<AppState> {
     table()
         .into_iter()
-        .fold(Router::new(), |r, (_, path, h)| r.route(path, h))
+        .fold(Router::new(), |r, (_, path, scope, h)| {
+            let h = match scope {
+                Some(scope) => h.route_layer(axum::middleware::from_fn_with_state(
+                    (state.clone(), scope),
+                    guard,
+                )),
+                None => h,
+            };
+            r.route(path, h)
+        })
 }
 
 /// Normalizes a recipient: digits (with optional `+`, spaces, dashes, parentheses) become a
