@@ -148,6 +148,18 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:01.5Z"), Some(1500));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_rfc3339_never_panics(s in ".{0,40}") {
+            let _ = parse_rfc3339(&s);
+        }
+
+        #[test]
+        fn rfc3339_round_trips_for_any_time(ms in -62_135_596_800_000i64..253_402_300_799_999) {
+            proptest::prop_assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+        }
+    }
+
     #[test]
     fn parse_rfc3339_rejects_garbage() {
         for s in [

@@ -416,6 +416,108 @@ async fn slow_receivers_time_out_and_are_logged(db: Db) {
     h.stop().await;
 }
 
+async fn webhook_subscriptions_can_be_listed_updated_and_deleted(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let r = Receiver::default();
+    let url = receiver(r.clone()).await;
+    let (s, v) = h.admin(Method::POST, "/v1/webhooks", Some(json!({ "url": url, "events": ["message.sent"], "secret": "my-own-secret-0123456789", "headers": { "Authorization": "Basic c2VjcmV0" } }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["secret"], "my-own-secret-0123456789");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (_, list) = h.admin(Method::GET, "/v1/webhooks", None).await;
+    let text = list.to_string();
+    assert!(
+        !text.contains("my-own-secret") && !text.contains("c2VjcmV0"),
+        "secrets and header values stay hidden: {text}"
+    );
+    assert_eq!(list["data"][0]["header_names"], json!(["Authorization"]));
+    let (s, v) = h
+        .admin(
+            Method::PATCH,
+            &format!("/v1/webhooks/{id}"),
+            Some(json!({ "events": ["*"], "enabled": false })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["enabled"].as_bool(), v["events"].clone()),
+        (Some(false), json!(["*"]))
+    );
+    // Disabled: events are not queued for it.
+    h.online_device("d").await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (_, log) = h
+        .admin(Method::GET, &format!("/v1/webhooks/{id}/deliveries"), None)
+        .await;
+    assert!(log["data"].as_array().unwrap().is_empty());
+    for (body, field) in [
+        (json!({ "url": "ftp://x" }), "url"),
+        (
+            json!({ "headers": { "webhook-id": "forged" } }),
+            "headers.webhook-id",
+        ),
+        (json!({ "events": [] }), "events"),
+    ] {
+        let (s, v) = h
+            .admin(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(body))
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field))
+        );
+    }
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/webhooks",
+            Some(json!({ "url": url, "events": ["*"], "secret": "short" })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("secret"))
+    );
+    let (s, _) = h
+        .admin(Method::DELETE, &format!("/v1/webhooks/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = h
+        .admin(Method::GET, &format!("/v1/webhooks/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    h.stop().await;
+}
+
+async fn private_webhook_targets_are_refused_unless_allowed(db: Db) {
+    let mut cfg = fast_config();
+    cfg.webhooks.allow_private_targets = false;
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.1/x",
+    ] {
+        let (s, v) = h
+            .admin(
+                Method::POST,
+                "/v1/webhooks",
+                Some(json!({ "url": url, "events": ["*"] })),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("url")),
+            "{url}"
+        );
+    }
+    h.stop().await;
+}
+
 async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<(String, String)> {
     let mut rb = h
         .http
@@ -482,6 +584,8 @@ both_backends!(
     webhooks_are_signed_ordered_and_gap_free,
     failing_deliveries_become_dead_letters_and_can_be_redelivered,
     webhooks_receive_only_their_device_and_event_types,
+    webhook_subscriptions_can_be_listed_updated_and_deleted,
+    private_webhook_targets_are_refused_unless_allowed,
     slow_receivers_time_out_and_are_logged,
     sse_streams_events_and_resumes_after_last_event_id,
 );

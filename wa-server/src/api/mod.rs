@@ -237,3 +237,61 @@ pub fn ts(v: Option<i64>) -> serde_json::Value {
     v.map(|t| crate::util::rfc3339(t).into())
         .unwrap_or(serde_json::Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_to_accepts_numbers_and_known_jids() {
+        assert_eq!(
+            normalize_to("to", "+62 (812) 3456-789").unwrap(),
+            "628123456789@s.whatsapp.net"
+        );
+        assert_eq!(
+            normalize_to("to", "120363000000000001@g.us").unwrap(),
+            "120363000000000001@g.us"
+        );
+        assert_eq!(
+            normalize_to("to", "1234567890123@lid").unwrap(),
+            "1234567890123@lid"
+        );
+        for bad in [
+            "",
+            "12",
+            "abc",
+            "628@evil.example",
+            "@s.whatsapp.net",
+            "62 81x",
+        ] {
+            assert_eq!(
+                normalize_to("to", bad).unwrap_err().field.as_deref(),
+                Some("to"),
+                "{bad}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_to_never_panics_and_only_yields_jids(s in "\\PC{0,40}") {
+            if let Ok(j) = normalize_to("to", &s) {
+                proptest::prop_assert!(j.contains('@'));
+            }
+        }
+
+        #[test]
+        fn message_bodies_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = crate::error::parse_json::<messages::SendMessage>(&bytes);
+        }
+
+        #[test]
+        fn json_errors_name_a_field_for_wrong_types(text in "[a-z]{1,10}") {
+            let body = format!(r#"{{"to": "628123456", "text": "hi", "priority": "{text}x"}}"#);
+            let Err(err) = crate::error::parse_json::<messages::SendMessage>(body.as_bytes()) else {
+                panic!("accepted an unknown priority");
+            };
+            proptest::prop_assert_eq!(err.field.as_deref(), Some("priority"));
+        }
+    }
+}
