@@ -80,6 +80,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Rate limit for keys created without one (requests per minute); `None` = unlimited.
     pub default_rate_limit_per_minute: Option<u32>,
+    /// How long an Idempotency-Key is remembered.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             media: MediaPolicy::default(),
             body_limit: 1024 * 1024,
             default_rate_limit_per_minute: Some(600),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

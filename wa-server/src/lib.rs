@@ -275,6 +275,24 @@ async fn count_responses(
     resp
 }
 
+/// Forgets expired idempotency keys, hourly (and once at start).
+async fn janitor(state: AppState) {
+    loop {
+        let cutoff = util::now_ms() - state.config.idempotency_ttl.as_millis() as i64;
+        if let Err(e) = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&state.db.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "idempotency cleanup failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = state.stopped() => break,
+        }
+    }
+}
+
 impl Server {
     /// Starts configuring.
     pub fn builder() -> ServerBuilder {
@@ -311,17 +329,20 @@ impl Server {
             .with_state(self.state.clone())
     }
 
-    fn start_background(&self) -> Result<(), ServerError> {
+    async fn start_background(&self) -> Result<(), ServerError> {
         if self.state.background.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        // Before any transport event or request can change a device's status.
+        let linked = queue::reset_after_start(&self.state).await?;
         let (sink, rx) = EventSink::channel();
         self.state.transport.attach(sink);
         tokio::spawn(events::run_transport_events(self.state.clone(), rx));
         tokio::spawn(webhooks::run(self.state.clone()));
+        tokio::spawn(janitor(self.state.clone()));
         let st = self.state.clone();
         tokio::spawn(async move {
-            if let Err(e) = queue::start_all(&st).await {
+            if let Err(e) = queue::start_all(&st, linked).await {
                 tracing::error!(error = %e, "starting queue workers failed");
             }
         });
@@ -332,7 +353,7 @@ impl Server {
     pub async fn spawn(self) -> Result<RunningServer, ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
-        self.start_background()?;
+        self.start_background().await?;
         let app = self.router();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -354,7 +375,7 @@ impl Server {
     pub async fn serve(self) -> Result<(), ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "wasap gateway listening");
-        self.start_background()?;
+        self.start_background().await?;
         let app = self.router();
         let state = self.state.clone();
         axum::serve(listener, app)

@@ -122,26 +122,32 @@ pub fn wake(state: &AppState, device_id: &str) {
     tokio::spawn(worker(state.clone(), device_id.to_string(), notify));
 }
 
-/// Starts workers for every device, and asks the transport to resume the connection of every
-/// device that was linked (online or offline) when the gateway last ran.
-pub async fn start_all(state: &AppState) -> Result<(), sqlx::Error> {
-    let ids: Vec<(String, String)> = sqlx::query_as("SELECT id, status FROM devices")
+/// Called once before the gateway serves: nothing is connected yet after a (re)start, so
+/// devices recorded as online become offline. Returns the linked devices (online or offline
+/// before the start) whose connections the transport should resume.
+pub async fn reset_after_start(state: &AppState) -> Result<Vec<String>, sqlx::Error> {
+    let linked: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM devices WHERE status IN ('online', 'offline')")
+            .fetch_all(&state.db.pool)
+            .await?;
+    sqlx::query("UPDATE devices SET status = 'offline' WHERE status = 'online'")
+        .execute(&state.db.pool)
+        .await?;
+    Ok(linked.into_iter().map(|(id,)| id).collect())
+}
+
+/// Starts a worker for every device and asks the transport to resume the `linked` ones.
+pub async fn start_all(state: &AppState, linked: Vec<String>) -> Result<(), sqlx::Error> {
+    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM devices")
         .fetch_all(&state.db.pool)
         .await?;
-    for (id, status) in ids {
-        if status == "online" || status == "offline" {
-            // Nothing is connected yet after a restart; the transport reports when it is.
-            sqlx::query(
-                "UPDATE devices SET status = 'offline' WHERE id = $1 AND status = 'online'",
-            )
-            .bind(&id)
-            .execute(&state.db.pool)
-            .await?;
-            if let Err(e) = state.transport.connect(&id).await {
-                tracing::warn!(device_id = %id, error = %e, "resuming device connection failed");
-            }
-        }
+    for (id,) in ids {
         wake(state, &id);
+    }
+    for id in linked {
+        if let Err(e) = state.transport.connect(&id).await {
+            tracing::warn!(device_id = %id, error = %e, "resuming device connection failed");
+        }
     }
     Ok(())
 }

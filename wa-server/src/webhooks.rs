@@ -54,7 +54,7 @@ pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str)
 
 /// The HTTP client used for webhook delivery, under the same address policy as media.
 pub fn client(
-    state_allow: Vec<IpNetwork>,
+    allow: Vec<IpNetwork>,
     allow_private: bool,
     timeout: std::time::Duration,
 ) -> reqwest::Client {
@@ -64,7 +64,7 @@ pub fn client(
             "::/0".parse().expect("static"),
         ]
     } else {
-        state_allow
+        allow
     };
     crate::media::guarded_client(Arc::new(allow), timeout)
 }
@@ -73,7 +73,6 @@ struct Due {
     id: String,
     webhook_id: String,
     event_pos: i64,
-    device_id: String,
     attempts: i64,
     created_at: i64,
 }
@@ -133,7 +132,6 @@ async fn round(state: &AppState, http: &reqwest::Client) -> Result<bool, sqlx::E
                 id,
                 webhook_id,
                 event_pos,
-                device_id,
                 attempts,
                 created_at,
             });
@@ -246,7 +244,6 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
             .await?;
     }
     tx.commit().await?;
-    let _ = &d.device_id;
     Ok(())
 }
 

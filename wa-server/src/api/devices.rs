@@ -108,6 +108,10 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     p.require("devices:write")?;
     p.check_device(&id)?;
+    // Unlink from the phone first; a transport that cannot (or a device never linked) is fine.
+    if let Err(e) = st.transport.logout(&id).await {
+        tracing::debug!(device_id = %id, error = %e, "logout before delete");
+    }
     let done = sqlx::query("DELETE FROM devices WHERE id = $1")
         .bind(&id)
         .execute(&st.db.pool)
