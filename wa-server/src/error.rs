@@ -195,11 +195,11 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
-        let field = if path != "." && !path.is_empty() {
+        let field = if path != "." && path != "?" && !path.is_empty() {
             // A missing field is reported at its parent; append its name.
-            match missing_field_name(&msg) {
-                Some(f) => Some(format!("{path}.{f}")),
-                None => Some(path),
+            match missing_field_name(&msg).or_else(|| unknown_field_name(&msg)) {
+                Some(f) if !path.ends_with(&f) => Some(format!("{path}.{f}")),
+                _ => Some(path),
             }
         } else {
             missing_field_name(&msg).or_else(|| unknown_field_name(&msg))
@@ -286,5 +286,52 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                     });
                 err
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        url: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        to: String,
+        image: Option<Inner>,
+    }
+
+    fn field(body: &str) -> Option<String> {
+        parse_json::<Outer>(body.as_bytes()).unwrap_err().field
+    }
+
+    #[test]
+    fn json_errors_name_the_field_at_any_depth() {
+        assert_eq!(field(r#"{}"#).as_deref(), Some("to"));
+        assert_eq!(field(r#"{"to": 1}"#).as_deref(), Some("to"));
+        assert_eq!(
+            field(r#"{"to": "x", "extra": 1}"#).as_deref(),
+            Some("extra")
+        );
+        assert_eq!(
+            field(r#"{"to": "x", "image": {}}"#).as_deref(),
+            Some("image.url")
+        );
+        assert_eq!(
+            field(r#"{"to": "x", "image": {"url": "u", "colour": 1}}"#).as_deref(),
+            Some("image.colour")
+        );
+        assert_eq!(
+            field(r#"{"to": "x", "image": {"url": 5}}"#).as_deref(),
+            Some("image.url")
+        );
+        assert_eq!(field("{nope").as_deref(), None);
     }
 }
