@@ -496,17 +496,82 @@ fn schemas() -> Value {
     })
 }
 
+fn q(name: &str, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
+}
+
+/// Query and header parameters beyond the path parameters.
+fn extra_parameters(op_id: &str) -> Vec<Value> {
+    let s = json!({ "type": "string" });
+    let t = json!({ "type": "string", "format": "date-time" });
+    match op_id {
+        "listMessages" => vec![
+            q(
+                "device_id",
+                s.clone(),
+                "only this device (forced for device-bound keys)",
+            ),
+            q("chat", s.clone(), "phone number or JID of the chat"),
+            q(
+                "direction",
+                json!({ "type": "string", "enum": ["in", "out"] }),
+                "inbound or outbound",
+            ),
+            q(
+                "status",
+                json!({ "type": "string", "enum": ["queued", "sent", "delivered", "read", "failed", "received"] }),
+                "message status",
+            ),
+            q("since", t.clone(), "created at or after"),
+            q("until", t, "created before"),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 200, "default": 50 }),
+                "page size",
+            ),
+            q("cursor", s, "next_cursor of the previous page"),
+        ],
+        "listDeliveries" => vec![
+            q(
+                "status",
+                json!({ "type": "string", "enum": ["pending", "delivered", "dead"] }),
+                "delivery state",
+            ),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }),
+                "page size",
+            ),
+        ],
+        "events" => vec![
+            q(
+                "device_id",
+                s,
+                "only this device (forced for device-bound keys)",
+            ),
+            q(
+                "after",
+                json!({ "type": "integer" }),
+                "start after this event position (Last-Event-ID wins)",
+            ),
+            json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "string" }, "description": "resume after this event id" }),
+        ],
+        _ => vec![],
+    }
+}
+
 /// Builds the document.
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     for (method, path, op_id, summary, scope, req, status, resp) in OPS {
         let mut op = json!({ "operationId": op_id, "summary": summary, "responses": {} });
-        let params: Vec<Value> = path
+        let mut params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
             .collect();
+        params.extend(extra_parameters(op_id));
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
@@ -549,6 +614,28 @@ pub fn document() -> Value {
                 );
                 op["parameters"].as_array_mut().expect("has path params").push(json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 255 } }));
             }
+            if req.is_some() {
+                op["responses"]
+                    .as_object_mut()
+                    .expect("object")
+                    .insert("415".into(), err("Content-Type must be application/json"));
+            }
+            if matches!(
+                *op_id,
+                "connectDevice"
+                    | "reconnectDevice"
+                    | "logoutDevice"
+                    | "devicePairCode"
+                    | "deviceQr"
+            ) {
+                let r = op["responses"].as_object_mut().expect("object");
+                r.insert("409".into(), err("the device's state does not allow this"));
+                if *op_id != "deviceQr" {
+                    r.insert("501".into(), err("the configured transport cannot do this"));
+                    r.insert("502".into(), err("the transport failed"));
+                }
+            }
+
             if *op_id == "createContact" || *op_id == "updateContact" {
                 op["responses"].as_object_mut().expect("object").insert(
                     "409".into(),

@@ -310,6 +310,33 @@ async fn unknown_routes_and_methods_use_the_error_shape(db: Db) {
     h.stop().await;
 }
 
+async fn every_response_carries_a_request_id_that_errors_repeat(db: Db) {
+    let Some(h) = start(db).await else { return };
+    let (s, hd, _) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(hd["x-request-id"].to_str().unwrap().starts_with("req_"));
+    let (_, hd, v) = h
+        .call(Method::GET, "/v1/devices/dev_missing", Some(ADMIN), None)
+        .await;
+    assert_eq!(
+        v["error"]["request_id"],
+        hd["x-request-id"].to_str().unwrap()
+    );
+    // A caller-supplied request id is kept (for tracing across services).
+    let resp = h
+        .http
+        .get(format!("{}/v1/devices/dev_missing", h.base))
+        .bearer_auth(ADMIN)
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["request_id"], "abc-123");
+    h.stop().await;
+}
+
 async fn health_readiness_metrics_and_openapi(db: Db) {
     let Some(h) = start(db).await else { return };
     let (s, _, v) = h.call(Method::GET, "/healthz", None, None).await;
@@ -344,6 +371,27 @@ async fn health_readiness_metrics_and_openapi(db: Db) {
         ("/v1/contact-groups/{id}/members/{contact_id}", "put"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    let log_params: Vec<&str> = doc["paths"]["/v1/messages"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "device_id",
+        "chat",
+        "direction",
+        "status",
+        "since",
+        "until",
+        "limit",
+        "cursor",
+    ] {
+        assert!(
+            log_params.contains(&name),
+            "{name} missing from {log_params:?}"
+        );
     }
     h.stop().await;
 }
@@ -481,6 +529,7 @@ async fn every_scoped_route_refuses_other_scopes_before_reading_the_request(db: 
 
 both_backends!(
     every_scoped_route_refuses_other_scopes_before_reading_the_request,
+    every_response_carries_a_request_id_that_errors_repeat,
     keys_are_shown_once_stored_hashed_and_revocable,
     missing_scope_is_403_naming_it,
     missing_or_wrong_credentials_are_401,

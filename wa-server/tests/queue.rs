@@ -122,6 +122,64 @@ async fn concurrent_requests_with_one_idempotency_key_create_one_message(db: Db)
     h.stop().await;
 }
 
+async fn device_bound_keys_send_and_read_only_through_their_device(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let a = h.create_device("a").await;
+    let b = h.create_device("b").await;
+    let (s, k) = h.admin(Method::POST, "/v1/keys", Some(json!({ "name": "a-only", "scopes": ["messages:send", "messages:read"], "device_id": a }))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let key = k["key"].as_str().unwrap();
+    let body = json!({ "to": "628111222333", "text": "x" });
+    let (s, _, mine) = h
+        .call(
+            Method::POST,
+            &format!("/v1/devices/{a}/messages"),
+            Some(key),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/devices/{b}/messages"),
+            Some(key),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let other = h.send(&b, body).await;
+    let (_, _, log) = h.call(Method::GET, "/v1/messages", Some(key), None).await;
+    let ids: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine["id"].as_str().unwrap()]);
+    let (s, _, _) = h
+        .call(
+            Method::GET,
+            &format!("/v1/messages/{}", other["id"].as_str().unwrap()),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = h
+        .call(
+            Method::GET,
+            &format!("/v1/messages?device_id={b}"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    h.stop().await;
+}
+
 async fn higher_priority_messages_leave_first(db: Db) {
     let Some(h) = Harness::start(db, fast_config()).await else {
         return;
@@ -460,6 +518,7 @@ both_backends!(
     message_row_exists_before_any_send,
     idempotency_key_replays_first_response_and_rejects_other_bodies,
     concurrent_requests_with_one_idempotency_key_create_one_message,
+    device_bound_keys_send_and_read_only_through_their_device,
     higher_priority_messages_leave_first,
     scheduled_message_waits_for_send_at,
     pacing_spaces_sends_on_one_device,

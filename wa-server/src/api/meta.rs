@@ -107,6 +107,14 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
     for (d, n) in queued {
         out.push_str(&format!("wasap_queue_depth{{device=\"{d}\"}} {n}\n"));
     }
+    let deliveries: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM webhook_deliveries WHERE status <> 'delivered' GROUP BY status ORDER BY status")
+            .fetch_all(&st.db.pool)
+            .await?;
+    out.push_str("# HELP wasap_webhook_deliveries Undelivered webhook deliveries by state.\n# TYPE wasap_webhook_deliveries gauge\n");
+    for (s, n) in deliveries {
+        out.push_str(&format!("wasap_webhook_deliveries{{status=\"{s}\"}} {n}\n"));
+    }
     let devices: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, COUNT(*) FROM devices GROUP BY status ORDER BY status")
             .fetch_all(&st.db.pool)
