@@ -21,6 +21,9 @@ pub struct QueueConfig {
     pub max_attempts: u32,
     /// How long a message may wait for an offline device before it fails as expired.
     pub offline_expiry: Duration,
+    /// How long one transport send may take before it counts as a temporary failure (the
+    /// retry keeps the WhatsApp message id, so a late success is not duplicated by WhatsApp).
+    pub send_timeout: Duration,
 }
 
 impl Default for QueueConfig {
@@ -33,6 +36,7 @@ impl Default for QueueConfig {
             retry_max: Duration::from_secs(300),
             max_attempts: 8,
             offline_expiry: Duration::from_secs(7 * 24 * 3600),
+            send_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -82,6 +86,11 @@ pub struct Config {
     pub default_rate_limit_per_minute: Option<u32>,
     /// How long an Idempotency-Key is remembered.
     pub idempotency_ttl: Duration,
+    /// How long events, finished webhook deliveries and their attempt logs are kept (SSE can
+    /// resume and dead letters can be redelivered within this window).
+    pub event_retention: Duration,
+    /// How often expired rows are deleted.
+    pub janitor_interval: Duration,
 }
 
 impl Default for Config {
@@ -93,6 +102,8 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             default_rate_limit_per_minute: Some(600),
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            event_retention: Duration::from_secs(30 * 24 * 3600),
+            janitor_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -275,22 +275,46 @@ async fn count_responses(
     resp
 }
 
-/// Forgets expired idempotency keys, hourly (and once at start).
+/// Deletes what has outlived its retention: idempotency keys, finished webhook deliveries with
+/// their attempt logs, and events no pending delivery still needs.
 async fn janitor(state: AppState) {
     loop {
-        let cutoff = util::now_ms() - state.config.idempotency_ttl.as_millis() as i64;
-        if let Err(e) = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(cutoff)
-            .execute(&state.db.pool)
-            .await
-        {
-            tracing::warn!(error = %e, "idempotency cleanup failed");
+        if let Err(e) = sweep(&state).await {
+            tracing::warn!(error = %e, "retention sweep failed");
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = tokio::time::sleep(state.config.janitor_interval) => {}
             _ = state.stopped() => break,
         }
     }
+}
+
+async fn sweep(state: &AppState) -> Result<(), sqlx::Error> {
+    let now = util::now_ms();
+    let idem_cutoff = now - state.config.idempotency_ttl.as_millis() as i64;
+    let event_cutoff = now - state.config.event_retention.as_millis() as i64;
+    let pool = &state.db.pool;
+    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(idem_cutoff)
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1)",
+    )
+    .bind(event_cutoff)
+    .execute(pool)
+    .await?;
+    sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1")
+        .bind(event_cutoff)
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "DELETE FROM events WHERE created_at < $1 AND pos NOT IN (SELECT event_pos FROM webhook_deliveries)",
+    )
+    .bind(event_cutoff)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 impl Server {

@@ -329,7 +329,11 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
                 mentions: stored.mentions,
                 attempt,
             };
-            state.transport.send(device_id, &msg).await
+            match tokio::time::timeout(q.send_timeout, state.transport.send(device_id, &msg)).await
+            {
+                Ok(r) => r,
+                Err(_) => Err(SendError::Temporary("send timed out".into())),
+            }
         }
         Err(e) => Err(e),
     };

@@ -285,12 +285,18 @@ pub struct RecordedSend {
     pub at: std::time::Instant,
 }
 
+/// What the next send through a device does, when scripted.
+enum Script {
+    Fail(SendError),
+    Hang,
+}
+
 #[derive(Default)]
 struct MemoryState {
     sink: Option<EventSink>,
     sends: Vec<RecordedSend>,
     attempts: Vec<RecordedSend>,
-    scripted: HashMap<String, VecDeque<SendError>>,
+    scripted: HashMap<String, VecDeque<Script>>,
     calls: Vec<(String, String)>,
 }
 
@@ -327,7 +333,15 @@ impl MemoryTransport {
             .scripted
             .entry(device_id.to_string())
             .or_default()
-            .extend(errors);
+            .extend(errors.into_iter().map(Script::Fail));
+    }
+    /// Makes the next send through `device_id` never return (a stuck connection).
+    pub fn hang_next(&self, device_id: &str) {
+        self.lock()
+            .scripted
+            .entry(device_id.to_string())
+            .or_default()
+            .push_back(Script::Hang);
     }
     /// Emits an event as if it came from WhatsApp. False until the gateway attached.
     pub fn emit(&self, event: TransportEvent) -> bool {
@@ -360,18 +374,24 @@ impl DeviceTransport for MemoryTransport {
     }
 
     async fn send(&self, device_id: &str, message: &OutboundMessage) -> Result<(), SendError> {
-        let mut st = self.lock();
         let rec = RecordedSend {
             device_id: device_id.to_string(),
             message: message.clone(),
             at: std::time::Instant::now(),
         };
-        st.attempts.push(rec.clone());
-        if let Some(err) = st.scripted.get_mut(device_id).and_then(VecDeque::pop_front) {
-            return Err(err);
+        let script = {
+            let mut st = self.lock();
+            st.attempts.push(rec.clone());
+            st.scripted.get_mut(device_id).and_then(VecDeque::pop_front)
+        };
+        match script {
+            Some(Script::Fail(err)) => Err(err),
+            Some(Script::Hang) => std::future::pending().await,
+            None => {
+                self.lock().sends.push(rec);
+                Ok(())
+            }
         }
-        st.sends.push(rec);
-        Ok(())
     }
 
     async fn connect(&self, device_id: &str) -> Result<(), TransportError> {

@@ -518,6 +518,47 @@ async fn private_webhook_targets_are_refused_unless_allowed(db: Db) {
     h.stop().await;
 }
 
+async fn old_events_and_finished_deliveries_are_swept(db: Db) {
+    let mut cfg = fast_config();
+    cfg.event_retention = Duration::from_millis(300);
+    cfg.janitor_interval = Duration::from_millis(100);
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    let r = Receiver::default();
+    let url = receiver(r.clone()).await;
+    let (hook, _) = create_hook(&h, &url).await;
+    h.online_device("d").await;
+    h.wait_for(|| async { r.got.lock().unwrap().len() == 1 })
+        .await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&h.database_url).await.unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64,)>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    h.wait_for(|| async { count("SELECT COUNT(*) FROM events").await == 0 })
+        .await;
+    assert_eq!(count("SELECT COUNT(*) FROM webhook_deliveries").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM webhook_attempts").await, 0);
+    let (_, log) = h
+        .admin(
+            Method::GET,
+            &format!("/v1/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert!(log["data"].as_array().unwrap().is_empty());
+    pool.close().await;
+    h.stop().await;
+}
+
 async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<(String, String)> {
     let mut rb = h
         .http
@@ -586,6 +627,7 @@ both_backends!(
     webhooks_receive_only_their_device_and_event_types,
     webhook_subscriptions_can_be_listed_updated_and_deleted,
     private_webhook_targets_are_refused_unless_allowed,
+    old_events_and_finished_deliveries_are_swept,
     slow_receivers_time_out_and_are_logged,
     sse_streams_events_and_resumes_after_last_event_id,
 );

@@ -324,6 +324,27 @@ async fn temporary_failures_retry_with_backoff_keeping_the_whatsapp_id(db: Db) {
     h.stop().await;
 }
 
+async fn a_stuck_send_times_out_and_is_retried(db: Db) {
+    let mut cfg = fast_config();
+    cfg.queue.send_timeout = Duration::from_millis(150);
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    let dev = h.online_device("d").await;
+    h.transport.hang_next(&dev);
+    let m = h
+        .send(&dev, json!({ "to": "628111222333", "text": "stuck" }))
+        .await;
+    let sent = h.wait_status(m["id"].as_str().unwrap(), "sent").await;
+    assert_eq!(sent["attempts"], 2);
+    let attempts = h.transport.attempts();
+    assert_eq!(
+        attempts[0].message.wa_message_id,
+        attempts[1].message.wa_message_id
+    );
+    h.stop().await;
+}
+
 async fn exhausted_or_permanent_failures_fail_with_reason(db: Db) {
     let Some(h) = Harness::start(db, fast_config()).await else {
         return;
@@ -524,6 +545,7 @@ both_backends!(
     pacing_spaces_sends_on_one_device,
     temporary_failures_retry_with_backoff_keeping_the_whatsapp_id,
     exhausted_or_permanent_failures_fail_with_reason,
+    a_stuck_send_times_out_and_is_retried,
     offline_device_buffers_until_expiry,
     inbound_messages_are_logged_once,
     message_log_paginates_and_filters,
