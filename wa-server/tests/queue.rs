@@ -221,7 +221,7 @@ async fn scheduled_message_waits_for_send_at(db: Db) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-        + 2;
+        + 3;
     let m = h
         .send(
             &dev,
@@ -375,7 +375,7 @@ async fn exhausted_or_permanent_failures_fail_with_reason(db: Db) {
 
 async fn offline_device_buffers_until_expiry(db: Db) {
     let mut cfg = fast_config();
-    cfg.queue.offline_expiry = Duration::from_millis(400);
+    cfg.queue.offline_expiry = Duration::from_millis(1000);
     let Some(h) = Harness::start(db, cfg).await else {
         return;
     };
