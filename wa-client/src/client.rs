@@ -196,10 +196,7 @@ impl Inner {
 
     /// Our device JID.
     pub(crate) async fn own_jid(&self) -> Result<Jid> {
-        self.paired_device()
-            .await?
-            .jid
-            .ok_or(Error::NotLoggedIn)
+        self.paired_device().await?.jid.ok_or(Error::NotLoggedIn)
     }
 
     /// Sends one node on the current connection.

@@ -108,7 +108,12 @@ fn emit_disconnected(inner: &Inner, reason: DisconnectReason, reconnecting: bool
 async fn session(inner: &Arc<Inner>) -> (SessionEnd, bool) {
     let device = match inner.ensure_device().await {
         Ok(d) => d,
-        Err(e) => return (SessionEnd::Lost(DisconnectReason::ConnectionLost(e.to_string())), false),
+        Err(e) => {
+            return (
+                SessionEnd::Lost(DisconnectReason::ConnectionLost(e.to_string())),
+                false,
+            );
+        }
     };
     let payload = match &device.jid {
         Some(jid) if device.is_paired() => {
@@ -300,7 +305,9 @@ async fn after_login(inner: Arc<Inner>, success: Node) {
             );
         }
     }
-    let Some(jid) = device.jid.clone() else { return };
+    let Some(jid) = device.jid.clone() else {
+        return;
+    };
     info!("connected");
     inner.connected.send_replace(Some(jid.clone()));
     inner.events.emit(Event::Connected { jid });

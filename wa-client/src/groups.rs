@@ -46,8 +46,7 @@ fn parse_group(node: &Node) -> Result<GroupInfo> {
         .attr("id")
         .ok_or_else(|| Error::protocol("group without id"))?;
     let jid = if id.contains('@') {
-        id.parse()
-            .map_err(|_| Error::protocol("bad group id"))?
+        id.parse().map_err(|_| Error::protocol("bad group id"))?
     } else {
         Jid::group(id)
     };
@@ -117,7 +116,10 @@ impl Inner {
                 vec![Node::new(action).with_children(participants(jids))],
             ))
             .await?;
-        let list = answer.child(action).map(|a| a.children()).unwrap_or_default();
+        let list = answer
+            .child(action)
+            .map(|a| a.children())
+            .unwrap_or_default();
         Ok(list
             .iter()
             .filter(|p| p.tag == "participant")
@@ -144,10 +146,10 @@ impl crate::Client {
             .iq(g2(
                 Jid::server(Server::Group),
                 "get",
-                vec![Node::new("participating").with_children(vec![
-                    Node::new("participants"),
-                    Node::new("description"),
-                ])],
+                vec![
+                    Node::new("participating")
+                        .with_children(vec![Node::new("participants"), Node::new("description")]),
+                ],
             ))
             .await?;
         let groups = answer
@@ -168,9 +170,11 @@ impl crate::Client {
             .iq(g2(
                 Jid::server(Server::Group),
                 "set",
-                vec![Node::new("create")
-                    .with_attr("subject", subject.to_owned())
-                    .with_children(self::participants(participants))],
+                vec![
+                    Node::new("create")
+                        .with_attr("subject", subject.to_owned())
+                        .with_children(self::participants(participants)),
+                ],
             ))
             .await?;
         parse_group(
@@ -181,7 +185,11 @@ impl crate::Client {
     }
 
     /// Adds participants.
-    pub async fn add_participants(&self, group: &Jid, jids: &[Jid]) -> Result<Vec<ParticipantChange>> {
+    pub async fn add_participants(
+        &self,
+        group: &Jid,
+        jids: &[Jid],
+    ) -> Result<Vec<ParticipantChange>> {
         self.inner.change_participants(group, "add", jids).await
     }
 

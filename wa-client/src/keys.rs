@@ -77,7 +77,10 @@ pub(crate) async fn upload_pre_keys(inner: &Inner, count: u32) -> Result<()> {
         .with_attr("type", "set")
         .with_attr("xmlns", "encrypt")
         .with_children(vec![
-            bytes_node("registration", device.keys.registration_id.to_be_bytes().to_vec()),
+            bytes_node(
+                "registration",
+                device.keys.registration_id.to_be_bytes().to_vec(),
+            ),
             bytes_node("type", vec![5u8]),
             bytes_node("identity", device.keys.identity.public.to_vec()),
             Node::new("list").with_children(keys.iter().map(pre_key_node).collect()),
@@ -116,7 +119,11 @@ fn id_from(node: &Node) -> Result<u32> {
 }
 
 /// Parses one `<user>` (or `<keys>`) of a prekey bundle answer or retry receipt.
-pub(crate) fn parse_bundle(node: &Node, registration: Option<u32>, device: u32) -> Result<PreKeyBundle> {
+pub(crate) fn parse_bundle(
+    node: &Node,
+    registration: Option<u32>,
+    device: u32,
+) -> Result<PreKeyBundle> {
     // The retry-receipt shape wraps the fields in <keys>.
     let fields = node.child("keys").unwrap_or(node);
     let registration_id = match registration {
@@ -143,7 +150,10 @@ pub(crate) fn parse_bundle(node: &Node, registration: Option<u32>, device: u32) 
 }
 
 /// Fetches prekey bundles for `devices`; devices the server has no bundle for are left out.
-pub(crate) async fn fetch_bundles(inner: &Inner, devices: &[Jid]) -> Result<Vec<(Jid, PreKeyBundle)>> {
+pub(crate) async fn fetch_bundles(
+    inner: &Inner,
+    devices: &[Jid],
+) -> Result<Vec<(Jid, PreKeyBundle)>> {
     if devices.is_empty() {
         return Ok(Vec::new());
     }
@@ -163,9 +173,14 @@ pub(crate) async fn fetch_bundles(inner: &Inner, devices: &[Jid]) -> Result<Vec<
             .with_children(vec![Node::new("key").with_children(users)]))
         .await?;
     let mut out = Vec::new();
-    let list = answer.child("list").map(|l| l.children()).unwrap_or_default();
+    let list = answer
+        .child("list")
+        .map(|l| l.children())
+        .unwrap_or_default();
     for user in list.iter().filter(|u| u.tag == "user") {
-        let Some(Ok(jid)) = user.attr_jid("jid") else { continue };
+        let Some(Ok(jid)) = user.attr_jid("jid") else {
+            continue;
+        };
         if user.child("error").is_some() {
             debug!(jid = %jid, "no bundle");
             continue;
@@ -195,7 +210,9 @@ pub(crate) async fn user_devices(inner: &Inner, users: &[Jid]) -> Result<Vec<Jid
     for user in unique {
         match inner.store.device_list(&user).await? {
             Some(ids) => {
-                let jid: Jid = user.parse().map_err(|_| Error::protocol("bad cached jid"))?;
+                let jid: Jid = user
+                    .parse()
+                    .map_err(|_| Error::protocol("bad cached jid"))?;
                 out.extend(ids.iter().map(|&id| device_jid(&jid, id)));
             }
             None => missing.push(user),
@@ -222,9 +239,8 @@ pub(crate) async fn user_devices(inner: &Inner, users: &[Jid]) -> Result<Vec<Jid
                     .with_attr("index", "0")
                     .with_attr("context", "message")
                     .with_children(vec![
-                        Node::new("query").with_children(vec![
-                            Node::new("devices").with_attr("version", "2"),
-                        ]),
+                        Node::new("query")
+                            .with_children(vec![Node::new("devices").with_attr("version", "2")]),
                         Node::new("list").with_children(list),
                     ]),
             ]))
@@ -235,7 +251,9 @@ pub(crate) async fn user_devices(inner: &Inner, users: &[Jid]) -> Result<Vec<Jid
         .map(|l| l.children())
         .unwrap_or_default();
     for user in users.iter().filter(|u| u.tag == "user") {
-        let Some(Ok(jid)) = user.attr_jid("jid") else { continue };
+        let Some(Ok(jid)) = user.attr_jid("jid") else {
+            continue;
+        };
         let Some(device_list) = user.child("devices").and_then(|d| d.child("device-list")) else {
             continue;
         };

@@ -61,9 +61,9 @@ pub use groups::{GroupInfo, GroupParticipant, ParticipantChange};
 pub use media::{Upload, read_all};
 pub use qr::QrCode;
 pub use send::SendResponse;
-pub use store::{MemoryStore, Store};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{MemoryStore, Store};
 pub use wa_core::Jid;
 pub use wa_core::crypto::media::MediaKind;
 pub use wa_core::message::{self as message, MessageContent};

@@ -128,7 +128,10 @@ impl Inner {
             .await
             .map_err(|e| Error::Media(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(Error::Media(format!("upload refused: {}", response.status())));
+            return Err(Error::Media(format!(
+                "upload refused: {}",
+                response.status()
+            )));
         }
         let json: serde_json::Value = response
             .json()
@@ -138,9 +141,10 @@ impl Inner {
             .as_str()
             .ok_or_else(|| Error::Media("upload answer without direct_path".into()))?
             .to_owned();
-        let url = json["url"].as_str().map(str::to_owned).unwrap_or_else(|| {
-            format!("{}://{host}{direct_path}", self.media_scheme(host))
-        });
+        let url = json["url"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{}://{host}{direct_path}", self.media_scheme(host)));
         Ok((url, direct_path))
     }
 
@@ -183,12 +187,17 @@ impl crate::Client {
 
     /// Encrypts a file chunk by chunk into a temporary file next to the system temp dir and
     /// uploads that as a stream, so large files never sit in memory.
-    pub async fn upload_file(&self, path: impl AsRef<std::path::Path>, kind: MediaKind) -> Result<Upload> {
+    pub async fn upload_file(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        kind: MediaKind,
+    ) -> Result<Upload> {
         let io = |e: std::io::Error| Error::Media(e.to_string());
         let mut media_key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut media_key);
         let mut input = tokio::fs::File::open(path).await.map_err(io)?;
-        let tmp = std::env::temp_dir().join(format!("wasap-upload-{}", hex::encode(&media_key[..8])));
+        let tmp =
+            std::env::temp_dir().join(format!("wasap-upload-{}", hex::encode(&media_key[..8])));
         let mut out = tokio::fs::File::create(&tmp).await.map_err(io)?;
         let mut enc = MediaEncryptor::new(&media_key, kind);
         let mut buf = vec![0u8; CHUNK];
@@ -217,7 +226,11 @@ impl crate::Client {
         });
         let result = self
             .inner
-            .upload_blob(reqwest::Body::wrap_stream(stream), kind, &digests.file_enc_sha256)
+            .upload_blob(
+                reqwest::Body::wrap_stream(stream),
+                kind,
+                &digests.file_enc_sha256,
+            )
             .await;
         let _ = tokio::fs::remove_file(&tmp).await;
         let (url, direct_path) = result?;
@@ -252,7 +265,10 @@ impl crate::Client {
             .await
             .map_err(|e| Error::Media(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(Error::Media(format!("download failed: {}", response.status())));
+            return Err(Error::Media(format!(
+                "download failed: {}",
+                response.status()
+            )));
         }
         let mut dec = MediaDecryptor::new(&key, kind);
         let io = |e: std::io::Error| Error::Media(e.to_string());

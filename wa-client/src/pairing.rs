@@ -23,7 +23,10 @@ const NEXT_QR: Duration = Duration::from_secs(20);
 
 fn result_iq(request: &Node) -> Node {
     Node::new("iq")
-        .with_attr("to", request.attr("from").unwrap_or("s.whatsapp.net").to_owned())
+        .with_attr(
+            "to",
+            request.attr("from").unwrap_or("s.whatsapp.net").to_owned(),
+        )
         .with_attr("id", request.attr("id").unwrap_or_default().to_owned())
         .with_attr("type", "result")
 }
@@ -82,7 +85,14 @@ pub(crate) async fn handle_pair_device(inner: &Arc<Inner>, iq: &Node) {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => return,
             }
-            if inner.store.load_device().await.ok().flatten().is_some_and(|d| d.jid.is_some()) {
+            if inner
+                .store
+                .load_device()
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|d| d.jid.is_some())
+            {
                 return;
             }
         }
@@ -122,7 +132,8 @@ pub(crate) async fn request_code(inner: &Arc<Inner>, phone: &str) -> Result<Stri
                         .with_bytes(wrapped.to_vec()),
                     Node::new("companion_server_auth_key_pub")
                         .with_bytes(device.keys.noise.public.to_vec()),
-                    Node::new("companion_platform_id").with_text(CompanionPlatform::Chrome.id().to_owned()),
+                    Node::new("companion_platform_id")
+                        .with_text(CompanionPlatform::Chrome.id().to_owned()),
                     Node::new("companion_platform_display")
                         .with_text(format!("Chrome ({})", inner.config.client.os)),
                     Node::new("link_code_pairing_nonce").with_text("0"),
@@ -132,7 +143,11 @@ pub(crate) async fn request_code(inner: &Arc<Inner>, phone: &str) -> Result<Stri
     let reference = answer
         .child("link_code_companion_reg")
         .and_then(|r| r.child("link_code_pairing_ref"))
-        .and_then(|r| r.content_bytes().map(<[u8]>::to_vec).or_else(|| r.content_text().map(|t| t.as_bytes().to_vec())))
+        .and_then(|r| {
+            r.content_bytes()
+                .map(<[u8]>::to_vec)
+                .or_else(|| r.content_text().map(|t| t.as_bytes().to_vec()))
+        })
         .ok_or_else(|| Error::protocol("companion_hello answer without a ref"))?;
     if let Some(state) = lock(&inner.code_pairing).as_mut() {
         state.reference = Some(reference);
@@ -186,7 +201,8 @@ pub(crate) async fn handle_code_notification(inner: &Arc<Inner>, node: &Node) ->
                 .with_attr("jid", format!("{phone}@s.whatsapp.net"))
                 .with_attr("stage", "companion_finish")
                 .with_children(vec![
-                    Node::new("link_code_pairing_wrapped_key_bundle").with_bytes(finish.wrapped_bundle),
+                    Node::new("link_code_pairing_wrapped_key_bundle")
+                        .with_bytes(finish.wrapped_bundle),
                     Node::new("companion_identity_public")
                         .with_bytes(device.keys.identity.public.to_vec()),
                     Node::new("link_code_pairing_ref").with_bytes(reference),
@@ -267,13 +283,13 @@ async fn pair_success(inner: &Arc<Inner>, iq: &Node) -> Result<()> {
             &PublicKey::from_bytes(pairing.account_signature_key),
         )
         .await?;
-    inner.send_node(
-        &result_iq(iq).with_children(vec![Node::new("pair-device-sign").with_children(vec![
+    inner.send_node(&result_iq(iq).with_children(vec![
+        Node::new("pair-device-sign").with_children(vec![
             Node::new("device-identity")
                 .with_attr("key-index", pairing.key_index.to_string())
                 .with_bytes(pairing.reply_identity()),
-        ])]),
-    )?;
+        ]),
+    ]))?;
     lock(&inner.code_pairing).take();
     info!("paired");
     inner.events.emit(Event::PairSuccess { jid });

@@ -9,8 +9,14 @@ use crate::events::ChatState;
 impl crate::Client {
     /// Announces us as available or unavailable (uses the configured push name).
     pub async fn send_presence(&self, available: bool) -> Result<()> {
-        let mut node =
-            Node::new("presence").with_attr("type", if available { "available" } else { "unavailable" });
+        let mut node = Node::new("presence").with_attr(
+            "type",
+            if available {
+                "available"
+            } else {
+                "unavailable"
+            },
+        );
         if let Some(name) = &self.inner.config.client.push_name {
             node = node.with_attr("name", name.replace('@', ""));
         }

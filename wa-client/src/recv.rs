@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use prost::Message as _;
-use tracing::{debug, info_span, warn, Instrument};
+use tracing::{Instrument, debug, info_span, warn};
 use wa_core::Jid;
 use wa_core::binary::Node;
 use wa_core::message::{MessageContent, unwrap_device_sent};
@@ -188,12 +188,9 @@ async fn handle_notification(inner: &Arc<Inner>, node: &Node) {
                         if let Some(own) = name_owner {
                             let name = SenderKeyName::new(group.to_string(), address_of(&own));
                             let _guard = inner.crypto_lock.lock().await;
-                            let _ = group::rotate(
-                                inner.store.as_ref(),
-                                &name,
-                                &mut rand::rngs::OsRng,
-                            )
-                            .await;
+                            let _ =
+                                group::rotate(inner.store.as_ref(), &name, &mut rand::rngs::OsRng)
+                                    .await;
                             let _ = inner
                                 .store
                                 .forget_sender_key_devices(&group.to_string())
@@ -201,7 +198,10 @@ async fn handle_notification(inner: &Arc<Inner>, node: &Node) {
                         }
                     }
                     for p in &participants {
-                        let _ = inner.store.delete_device_list(&p.to_non_ad().to_string()).await;
+                        let _ = inner
+                            .store
+                            .delete_device_list(&p.to_non_ad().to_string())
+                            .await;
                     }
                 }
                 inner.events.emit(Event::GroupUpdate {
@@ -266,7 +266,9 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
     let Ok(device) = inner.paired_device().await else {
         return;
     };
-    let Some(own) = device.jid.clone() else { return };
+    let Some(own) = device.jid.clone() else {
+        return;
+    };
     let Some(from) = jid_attr(node, "from") else {
         ack(inner, node, Some("487"));
         return;
@@ -289,7 +291,9 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
     let mut chat = if is_group {
         from.to_non_ad()
     } else if from_me {
-        jid_attr(node, "recipient").unwrap_or_else(|| from.to_non_ad()).to_non_ad()
+        jid_attr(node, "recipient")
+            .unwrap_or_else(|| from.to_non_ad())
+            .to_non_ad()
     } else {
         from.to_non_ad()
     };
@@ -300,7 +304,9 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
         let _guard = inner.crypto_lock.lock().await;
         let mut rng = rand::rngs::OsRng;
         for enc in node.children().iter().filter(|c| c.tag == "enc") {
-            let Some(bytes) = enc.content_bytes() else { continue };
+            let Some(bytes) = enc.content_bytes() else {
+                continue;
+            };
             let decrypted = match enc.attr("type") {
                 Some("pkmsg") => {
                     session::decrypt_prekey_message(inner.store.as_ref(), &address, bytes, &mut rng)
@@ -350,14 +356,15 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
                 if let Some(raw) = &skdm.axolotl_sender_key_distribution_message {
                     match SenderKeyDistributionMessage::decode(raw) {
                         Ok(dist) => {
-                            let group_id = skdm
-                                .group_id
-                                .clone()
-                                .unwrap_or_else(|| chat.to_string());
+                            let group_id =
+                                skdm.group_id.clone().unwrap_or_else(|| chat.to_string());
                             let name = SenderKeyName::new(group_id, address.clone());
-                            if let Err(e) =
-                                group::process_distribution_message(inner.store.as_ref(), &name, &dist)
-                                    .await
+                            if let Err(e) = group::process_distribution_message(
+                                inner.store.as_ref(),
+                                &name,
+                                &dist,
+                            )
+                            .await
                             {
                                 debug!(error = %e, "sender key distribution refused");
                             }
@@ -376,7 +383,10 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
         chat,
         sender,
         from_me,
-        timestamp: node.attr("t").and_then(|t| t.parse().ok()).unwrap_or_else(now_secs),
+        timestamp: node
+            .attr("t")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(now_secs),
         push_name: node.attr("notify").map(str::to_owned),
         is_group,
         offline: node.attr("offline").is_some(),

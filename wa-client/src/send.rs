@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use base64::Engine as _;
 use prost::Message as _;
-use tracing::{debug, info_span, Instrument};
+use tracing::{Instrument, debug, info_span};
 use wa_core::Jid;
 use wa_core::binary::Node;
 use wa_core::crypto::sha256;
@@ -54,7 +54,11 @@ pub(crate) fn media_type(message: &proto::Message) -> Option<&'static str> {
     if message.image_message.is_some() {
         Some("image")
     } else if let Some(v) = &message.video_message {
-        Some(if v.gif_playback == Some(true) { "gif" } else { "video" })
+        Some(if v.gif_playback == Some(true) {
+            "gif"
+        } else {
+            "video"
+        })
     } else if let Some(a) = &message.audio_message {
         Some(if a.ptt == Some(true) { "ptt" } else { "audio" })
     } else if message.document_message.is_some() {
@@ -89,7 +93,15 @@ fn edit_attr(message: &proto::Message) -> Option<&'static str> {
 pub(crate) fn participant_hash(devices: &[Jid]) -> String {
     let mut forms: Vec<String> = devices
         .iter()
-        .map(|d| format!("{}.{}:{}@{}", d.user, d.agent, d.device(), d.server.as_str()))
+        .map(|d| {
+            format!(
+                "{}.{}:{}@{}",
+                d.user,
+                d.agent,
+                d.device(),
+                d.server.as_str()
+            )
+        })
         .collect();
     forms.sort();
     let hash = sha256(forms.concat().as_bytes());
@@ -173,9 +185,8 @@ impl Inner {
     ) -> Result<SendResponse> {
         let device = self.paired_device().await?;
         let own = device.jid.clone().ok_or(Error::NotLoggedIn)?;
-        let id = id.unwrap_or_else(|| {
-            new_message_id(&mut rand::rngs::OsRng, now_secs(), Some(&own.user))
-        });
+        let id = id
+            .unwrap_or_else(|| new_message_id(&mut rand::rngs::OsRng, now_secs(), Some(&own.user)));
         let span = info_span!("send", id = %id, group = to.is_group());
         async {
             let ack = if to.is_group() {
@@ -226,7 +237,9 @@ impl Inner {
         let devices: Vec<Jid> = keys::user_devices(self, &[to.clone(), own.to_non_ad()])
             .await?
             .into_iter()
-            .filter(|d| !(d.user == own.user && d.device() == own.device() && d.server == own.server))
+            .filter(|d| {
+                !(d.user == own.user && d.device() == own.device() && d.server == own.server)
+            })
             .collect();
         ensure_sessions(self, &devices).await?;
         let mut rng = rand::rngs::OsRng;
@@ -270,12 +283,18 @@ impl Inner {
         device: &crate::store::Device,
     ) -> Result<Node> {
         let info = self.group_info(group_jid).await?;
-        let mut users: Vec<Jid> = info.participants.iter().map(|p| p.jid.to_non_ad()).collect();
+        let mut users: Vec<Jid> = info
+            .participants
+            .iter()
+            .map(|p| p.jid.to_non_ad())
+            .collect();
         users.push(own.to_non_ad());
         let devices: Vec<Jid> = keys::user_devices(self, &users)
             .await?
             .into_iter()
-            .filter(|d| !(d.user == own.user && d.device() == own.device() && d.server == own.server))
+            .filter(|d| {
+                !(d.user == own.user && d.device() == own.device() && d.server == own.server)
+            })
             .collect();
         let group_id = group_jid.to_string();
         let name = SenderKeyName::new(group_id.clone(), address_of(own));
@@ -295,8 +314,8 @@ impl Inner {
         let mediatype = media_type(message);
         let (participants, any_pkmsg, skmsg) = {
             let _guard = self.crypto_lock.lock().await;
-            let skdm = group::create_distribution_message(self.store.as_ref(), &name, &mut rng)
-                .await?;
+            let skdm =
+                group::create_distribution_message(self.store.as_ref(), &name, &mut rng).await?;
             let skdm_message = proto::Message {
                 sender_key_distribution_message: Some(
                     proto::message::SenderKeyDistributionMessage {
@@ -307,8 +326,10 @@ impl Inner {
                 ..Default::default()
             };
             let padded = pad_message(&skdm_message.encode_to_vec(), &mut rng);
-            let targets: Vec<(Jid, Vec<u8>)> =
-                needing.iter().map(|d| (d.clone(), padded.clone())).collect();
+            let targets: Vec<(Jid, Vec<u8>)> = needing
+                .iter()
+                .map(|d| (d.clone(), padded.clone()))
+                .collect();
             let (participants, any_pkmsg) = encrypt_for(self, &targets, None).await?;
             let skmsg = group::encrypt(
                 self.store.as_ref(),
@@ -359,7 +380,9 @@ impl Inner {
         let participant = receipt.attr_jid("participant").and_then(|j| j.ok());
         let is_group = from.is_group();
         let target = if is_group {
-            participant.clone().ok_or_else(|| Error::protocol("group retry without participant"))?
+            participant
+                .clone()
+                .ok_or_else(|| Error::protocol("group retry without participant"))?
         } else {
             from.clone()
         };
@@ -368,7 +391,12 @@ impl Inner {
             .and_then(|r| r.attr("count"))
             .and_then(|c| c.parse().ok())
             .unwrap_or(1);
-        if self.store.bump_retry_count(&format!("{id}/{target}")).await? > 10 {
+        if self
+            .store
+            .bump_retry_count(&format!("{id}/{target}"))
+            .await?
+            > 10
+        {
             return Ok(());
         }
         let device = self.paired_device().await?;
@@ -398,8 +426,8 @@ impl Inner {
         let _guard = self.crypto_lock.lock().await;
         if is_group {
             let name = SenderKeyName::new(sent.chat.clone(), address_of(&own));
-            let skdm = group::create_distribution_message(self.store.as_ref(), &name, &mut rng)
-                .await?;
+            let skdm =
+                group::create_distribution_message(self.store.as_ref(), &name, &mut rng).await?;
             message.sender_key_distribution_message =
                 Some(proto::message::SenderKeyDistributionMessage {
                     group_id: Some(sent.chat.clone()),
@@ -418,7 +446,14 @@ impl Inner {
         let mut enc = enc_node(ct.kind.enc_type(), ct.bytes, media_type(&message));
         enc = enc.with_attr("count", count.to_string());
         let mut node = Node::new("message")
-            .with_attr("to", if is_group { from.to_string() } else { target.to_string() })
+            .with_attr(
+                "to",
+                if is_group {
+                    from.to_string()
+                } else {
+                    target.to_string()
+                },
+            )
             .with_attr("id", id.clone())
             .with_attr("type", stanza_type(&message))
             .with_attr("t", sent.timestamp.to_string());
@@ -468,7 +503,9 @@ impl crate::Client {
         content: MessageContent,
         id: String,
     ) -> Result<SendResponse> {
-        self.inner.send_proto(to, &content.to_proto(), Some(id)).await
+        self.inner
+            .send_proto(to, &content.to_proto(), Some(id))
+            .await
     }
 
     /// Marks messages of `chat` as read (`sender`: the author, for groups).
@@ -485,11 +522,13 @@ impl crate::Client {
             node = node.with_attr("participant", sender.to_string());
         }
         if !rest.is_empty() {
-            node = node.with_children(vec![Node::new("list").with_children(
-                rest.iter()
-                    .map(|id| Node::new("item").with_attr("id", id.clone()))
-                    .collect(),
-            )]);
+            node = node.with_children(vec![
+                Node::new("list").with_children(
+                    rest.iter()
+                        .map(|id| Node::new("item").with_attr("id", id.clone()))
+                        .collect(),
+                ),
+            ]);
         }
         self.inner.send_node(&node)
     }

@@ -108,7 +108,10 @@ fn target(url: &str) -> Result<(String, u16, bool)> {
         }
         _ => (authority.to_owned(), if tls { 443 } else { 80 }),
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     if host.is_empty() {
         return Err(bad());
     }

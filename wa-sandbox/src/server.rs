@@ -249,15 +249,15 @@ impl Shared {
             .with_attr("type", "link_code_companion_reg")
             .with_attr("id", self.stanza_id())
             .with_attr("t", now().to_string())
-            .with_children(vec![
-                Node::new("link_code_companion_reg").with_children(vec![
+            .with_children(vec![Node::new("link_code_companion_reg").with_children(
+                vec![
                     Node::new("link_code_pairing_ref")
                         .with_bytes(pending.pairing_ref.as_bytes().to_vec()),
                     Node::new("link_code_pairing_wrapped_primary_ephemeral_pub")
                         .with_bytes(wrapped.to_vec()),
                     Node::new("primary_identity_pub").with_bytes(phone.identity_public().to_vec()),
-                ]),
-            ]);
+                ],
+            )]);
         let (tx, rx) = oneshot::channel();
         pending.primary = Some(primary);
         pending.done = Some(tx);

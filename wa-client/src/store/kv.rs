@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use std::sync::RwLock;
 use wa_core::signal::{
-    IdentityChange, IdentityKeyPair, IdentityKeyStore, PreKeyRecord, PreKeyStore,
-    ProtocolAddress, PublicKey, SenderKeyName, SenderKeyRecord, SenderKeyStore, SessionRecord,
-    SessionStore, SignedPreKeyRecord, SignedPreKeyStore, StoreError,
+    IdentityChange, IdentityKeyPair, IdentityKeyStore, PreKeyRecord, PreKeyStore, ProtocolAddress,
+    PublicKey, SenderKeyName, SenderKeyRecord, SenderKeyStore, SessionRecord, SessionStore,
+    SignedPreKeyRecord, SignedPreKeyStore, StoreError,
 };
 
 use super::{
@@ -88,9 +88,7 @@ fn decode<T>(
     bytes: Option<Vec<u8>>,
     f: impl FnOnce(&[u8]) -> Result<T, wa_core::signal::SignalError>,
 ) -> Result<Option<T>, StoreError> {
-    bytes
-        .map(|b| f(&b).map_err(StoreError::new))
-        .transpose()
+    bytes.map(|b| f(&b).map_err(StoreError::new)).transpose()
 }
 
 #[async_trait]

@@ -111,4 +111,3 @@ impl<T> Store for T where
         + 'static
 {
 }
-

@@ -95,9 +95,9 @@ impl KvBackend for SqliteBackend {
         )
         .bind(ns)
         .bind(prefix)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::new)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::new)
     }
 
     async fn delete_prefix(&self, ns: &str, prefix: &str) -> Result<(), StoreError> {
