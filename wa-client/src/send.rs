@@ -553,10 +553,10 @@ mod tests {
         assert_eq!(stanza_type(&text), "text");
         assert_eq!(media_type(&text), None);
         let voice = proto::Message {
-            audio_message: Some(proto::message::AudioMessage {
+            audio_message: Some(Box::new(proto::message::AudioMessage {
                 ptt: Some(true),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(stanza_type(&voice), "media");
