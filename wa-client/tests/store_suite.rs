@@ -50,9 +50,18 @@ async fn identities_report_new_unchanged_replaced<S: Store>(store: S) {
     let a = PublicKey::from_bytes([1; 32]);
     let b = PublicKey::from_bytes([2; 32]);
     assert_eq!(store.identity(&addr).await.unwrap(), None);
-    assert_eq!(store.save_identity(&addr, &a).await.unwrap(), IdentityChange::New);
-    assert_eq!(store.save_identity(&addr, &a).await.unwrap(), IdentityChange::Unchanged);
-    assert_eq!(store.save_identity(&addr, &b).await.unwrap(), IdentityChange::Replaced);
+    assert_eq!(
+        store.save_identity(&addr, &a).await.unwrap(),
+        IdentityChange::New
+    );
+    assert_eq!(
+        store.save_identity(&addr, &a).await.unwrap(),
+        IdentityChange::Unchanged
+    );
+    assert_eq!(
+        store.save_identity(&addr, &b).await.unwrap(),
+        IdentityChange::Replaced
+    );
     assert_eq!(store.identity(&addr).await.unwrap(), Some(b));
 }
 
@@ -62,7 +71,12 @@ async fn sessions_and_sender_keys_round_trip<S: Store>(store: S) {
     let record = SessionRecord::new();
     store.store_session(&addr, &record).await.unwrap();
     assert_eq!(
-        store.load_session(&addr).await.unwrap().unwrap().serialize(),
+        store
+            .load_session(&addr)
+            .await
+            .unwrap()
+            .unwrap()
+            .serialize(),
         record.serialize()
     );
     let name = SenderKeyName::new("1203@g.us", addr);
@@ -70,7 +84,12 @@ async fn sessions_and_sender_keys_round_trip<S: Store>(store: S) {
     sk.rotate(&mut rand::rngs::OsRng);
     store.store_sender_key(&name, &sk).await.unwrap();
     assert_eq!(
-        store.load_sender_key(&name).await.unwrap().unwrap().serialize(),
+        store
+            .load_sender_key(&name)
+            .await
+            .unwrap()
+            .unwrap()
+            .serialize(),
         sk.serialize()
     );
 }
@@ -78,7 +97,10 @@ async fn sessions_and_sender_keys_round_trip<S: Store>(store: S) {
 async fn pre_keys_store_in_batches_and_remove<S: Store>(store: S) {
     let keys = generate_pre_keys(1, 30, &mut rand::rngs::OsRng);
     store.store_pre_keys(&keys).await.unwrap();
-    assert_eq!(store.load_pre_key(30).await.unwrap(), Some(keys[29].clone()));
+    assert_eq!(
+        store.load_pre_key(30).await.unwrap(),
+        Some(keys[29].clone())
+    );
     store.remove_pre_key(30).await.unwrap();
     assert_eq!(store.load_pre_key(30).await.unwrap(), None);
     assert!(store.load_pre_key(1).await.unwrap().is_some());
@@ -88,14 +110,23 @@ async fn device_lists_cache_and_forget<S: Store>(store: S) {
     let user = "6281@s.whatsapp.net";
     assert_eq!(store.device_list(user).await.unwrap(), None);
     store.put_device_list(user, &[0, 3, 700]).await.unwrap();
-    assert_eq!(store.device_list(user).await.unwrap(), Some(vec![0, 3, 700]));
+    assert_eq!(
+        store.device_list(user).await.unwrap(),
+        Some(vec![0, 3, 700])
+    );
     store.delete_device_list(user).await.unwrap();
     assert_eq!(store.device_list(user).await.unwrap(), None);
 }
 
 async fn sender_key_memory_is_per_group<S: Store>(store: S) {
-    let devices = vec!["6281:1@s.whatsapp.net".to_owned(), "6282@s.whatsapp.net".to_owned()];
-    store.mark_sender_key_devices("g1@g.us", &devices).await.unwrap();
+    let devices = vec![
+        "6281:1@s.whatsapp.net".to_owned(),
+        "6282@s.whatsapp.net".to_owned(),
+    ];
+    store
+        .mark_sender_key_devices("g1@g.us", &devices)
+        .await
+        .unwrap();
     store
         .mark_sender_key_devices("g10@g.us", &["x@s.whatsapp.net".to_owned()])
         .await
@@ -104,7 +135,13 @@ async fn sender_key_memory_is_per_group<S: Store>(store: S) {
     got.sort();
     assert_eq!(got, devices);
     store.forget_sender_key_devices("g1@g.us").await.unwrap();
-    assert!(store.sender_key_devices("g1@g.us").await.unwrap().is_empty());
+    assert!(
+        store
+            .sender_key_devices("g1@g.us")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.sender_key_devices("g10@g.us").await.unwrap().len(), 1);
 }
 
@@ -124,7 +161,10 @@ async fn sent_messages_and_retry_counts<S: Store>(store: S) {
 
 async fn clear_forgets_everything<S: Store>(store: S) {
     store.save_device(&device()).await.unwrap();
-    store.put_device_list("u@s.whatsapp.net", &[0]).await.unwrap();
+    store
+        .put_device_list("u@s.whatsapp.net", &[0])
+        .await
+        .unwrap();
     store.clear().await.unwrap();
     assert!(store.load_device().await.unwrap().is_none());
     assert_eq!(store.device_list("u@s.whatsapp.net").await.unwrap(), None);
@@ -168,11 +208,17 @@ async fn sqlite_store_survives_reopening_the_file() {
     {
         let store = SqliteStore::open(&path).await.unwrap();
         store.save_device(&d).await.unwrap();
-        store.put_device_list("u@s.whatsapp.net", &[0, 2]).await.unwrap();
+        store
+            .put_device_list("u@s.whatsapp.net", &[0, 2])
+            .await
+            .unwrap();
     }
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(store.load_device().await.unwrap(), Some(d));
-    assert_eq!(store.device_list("u@s.whatsapp.net").await.unwrap(), Some(vec![0, 2]));
+    assert_eq!(
+        store.device_list("u@s.whatsapp.net").await.unwrap(),
+        Some(vec![0, 2])
+    );
     drop(store);
     let _ = std::fs::remove_file(&path);
 }
