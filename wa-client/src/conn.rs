@@ -296,14 +296,14 @@ async fn after_login(inner: Arc<Inner>, success: Node) {
     if let Err(e) = inner.iq(active).await {
         debug!(error = %e, "passive/active iq failed");
     }
-    if inner.config.send_presence_on_connect {
-        if let Some(name) = &inner.config.client.push_name {
-            let _ = inner.send_node(
-                &Node::new("presence")
-                    .with_attr("type", "available")
-                    .with_attr("name", name.clone()),
-            );
-        }
+    if inner.config.send_presence_on_connect
+        && let Some(name) = &inner.config.client.push_name
+    {
+        let _ = inner.send_node(
+            &Node::new("presence")
+                .with_attr("type", "available")
+                .with_attr("name", name.clone()),
+        );
     }
     let Some(jid) = device.jid.clone() else {
         return;

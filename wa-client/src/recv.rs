@@ -49,10 +49,10 @@ fn ack(inner: &Inner, node: &Node, error: Option<&str>) {
     if let Some(p) = node.attr("participant") {
         a = a.with_attr("participant", p.to_owned());
     }
-    if node.tag != "message" {
-        if let Some(t) = node.attr("type") {
-            a = a.with_attr("type", t.to_owned());
-        }
+    if node.tag != "message"
+        && let Some(t) = node.attr("type")
+    {
+        a = a.with_attr("type", t.to_owned());
     }
     if let Some(e) = error {
         a = a.with_attr("error", e.to_owned());
@@ -143,13 +143,13 @@ async fn handle_notification(inner: &Arc<Inner>, node: &Node) {
                         }
                     });
                 }
-            } else if node.child("identity").is_some() {
-                if let Some(from) = jid_attr(node, "from") {
-                    let _ = inner
-                        .store
-                        .delete_device_list(&from.to_non_ad().to_string())
-                        .await;
-                }
+            } else if node.child("identity").is_some()
+                && let Some(from) = jid_attr(node, "from")
+            {
+                let _ = inner
+                    .store
+                    .delete_device_list(&from.to_non_ad().to_string())
+                    .await;
             }
         }
         "devices" => {
@@ -222,10 +222,10 @@ async fn handle_receipt(inner: &Arc<Inner>, node: &Node) {
         return;
     };
     let kind = ReceiptType::from_attr(node.attr("type"));
-    if kind == ReceiptType::Retry {
-        if let Err(e) = inner.resend_for_retry(node).await {
-            warn!(error = %e, "re-send after retry receipt failed");
-        }
+    if kind == ReceiptType::Retry
+        && let Err(e) = inner.resend_for_retry(node).await
+    {
+        warn!(error = %e, "re-send after retry receipt failed");
     }
     let (chat, sender) = if from.is_group() {
         let sender = jid_attr(node, "participant").unwrap_or_else(|| from.clone());
@@ -345,32 +345,29 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
                 continue;
             };
             if let Some(sent) = unwrap_device_sent(&message) {
-                if from_me && !sent.destination_jid.is_empty() {
-                    if let Ok(dest) = sent.destination_jid.parse::<Jid>() {
-                        chat = dest.to_non_ad();
-                    }
+                if from_me
+                    && !sent.destination_jid.is_empty()
+                    && let Ok(dest) = sent.destination_jid.parse::<Jid>()
+                {
+                    chat = dest.to_non_ad();
                 }
                 message = sent.message;
             }
-            if let Some(skdm) = &message.sender_key_distribution_message {
-                if let Some(raw) = &skdm.axolotl_sender_key_distribution_message {
-                    match SenderKeyDistributionMessage::decode(raw) {
-                        Ok(dist) => {
-                            let group_id =
-                                skdm.group_id.clone().unwrap_or_else(|| chat.to_string());
-                            let name = SenderKeyName::new(group_id, address.clone());
-                            if let Err(e) = group::process_distribution_message(
-                                inner.store.as_ref(),
-                                &name,
-                                &dist,
-                            )
-                            .await
-                            {
-                                debug!(error = %e, "sender key distribution refused");
-                            }
+            if let Some(skdm) = &message.sender_key_distribution_message
+                && let Some(raw) = &skdm.axolotl_sender_key_distribution_message
+            {
+                match SenderKeyDistributionMessage::decode(raw) {
+                    Ok(dist) => {
+                        let group_id = skdm.group_id.clone().unwrap_or_else(|| chat.to_string());
+                        let name = SenderKeyName::new(group_id, address.clone());
+                        if let Err(e) =
+                            group::process_distribution_message(inner.store.as_ref(), &name, &dist)
+                                .await
+                        {
+                            debug!(error = %e, "sender key distribution refused");
                         }
-                        Err(e) => debug!(error = %e, "bad sender key distribution"),
                     }
+                    Err(e) => debug!(error = %e, "bad sender key distribution"),
                 }
             }
             if has_content(&message) {

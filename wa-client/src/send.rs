@@ -265,10 +265,8 @@ impl Inner {
             encrypt_for(self, &targets, mediatype).await?
         };
         let mut children = vec![Node::new("participants").with_children(participants)];
-        if any_pkmsg {
-            if let Some(account) = &device.account {
-                children.push(Node::new("device-identity").with_bytes(account.clone()));
-            }
+        if any_pkmsg && let Some(account) = &device.account {
+            children.push(Node::new("device-identity").with_bytes(account.clone()));
         }
         let node = self.message_node(&to, id, message).with_children(children);
         self.send_message_node(&node, id).await
@@ -348,10 +346,8 @@ impl Inner {
         if !participants.is_empty() {
             children.push(Node::new("participants").with_children(participants));
         }
-        if any_pkmsg {
-            if let Some(account) = &device.account {
-                children.push(Node::new("device-identity").with_bytes(account.clone()));
-            }
+        if any_pkmsg && let Some(account) = &device.account {
+            children.push(Node::new("device-identity").with_bytes(account.clone()));
         }
         children.push(enc_node("skmsg", skmsg, mediatype));
         let node = self
@@ -463,10 +459,10 @@ impl Inner {
             node = node.with_attr("device_fanout", "false");
         }
         let mut children = vec![enc];
-        if ct.kind == CiphertextKind::Pkmsg {
-            if let Some(account) = &device.account {
-                children.push(Node::new("device-identity").with_bytes(account.clone()));
-            }
+        if ct.kind == CiphertextKind::Pkmsg
+            && let Some(account) = &device.account
+        {
+            children.push(Node::new("device-identity").with_bytes(account.clone()));
         }
         self.send_node(&node.with_children(children))?;
         Ok(())
