@@ -249,15 +249,15 @@ impl Shared {
             .with_attr("type", "link_code_companion_reg")
             .with_attr("id", self.stanza_id())
             .with_attr("t", now().to_string())
-            .with_children(vec![
-                Node::new("link_code_companion_reg").with_children(vec![
+            .with_children(vec![Node::new("link_code_companion_reg").with_children(
+                vec![
                     Node::new("link_code_pairing_ref")
                         .with_bytes(pending.pairing_ref.as_bytes().to_vec()),
                     Node::new("link_code_pairing_wrapped_primary_ephemeral_pub")
                         .with_bytes(wrapped.to_vec()),
                     Node::new("primary_identity_pub").with_bytes(phone.identity_public().to_vec()),
-                ]),
-            ]);
+                ],
+            )]);
         let (tx, rx) = oneshot::channel();
         pending.primary = Some(primary);
         pending.done = Some(tx);
@@ -462,6 +462,15 @@ impl Sandbox {
         let w = self.shared.world();
         w.resolve_user(device)
             .is_some_and(|n| w.conns.contains_key(&(n, device.device())))
+    }
+
+    /// How many one-time prekeys the server holds for a device.
+    pub fn prekey_count(&self, device: &Jid) -> usize {
+        let w = self.shared.world();
+        w.resolve_user(device)
+            .and_then(|n| w.accounts.get(&n))
+            .and_then(|a| a.devices.get(&device.device()))
+            .map_or(0, |r| r.pre_keys.len())
     }
 
     /// Activity counters.

@@ -328,6 +328,13 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
                 }
                 children.push(c);
             }
+            if wants("lid") {
+                if let Some(a) = account.as_ref().and_then(|n| w.accounts.get(n)) {
+                    children.push(
+                        Node::new("lid").with_attr("val", Jid::lid(a.lid.clone()).to_string()),
+                    );
+                }
+            }
             if wants("status") {
                 children.push(Node::new("status").with_attr("t", now().to_string()));
             }
