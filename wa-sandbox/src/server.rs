@@ -305,13 +305,13 @@ impl Shared {
 
     /// Writes the state file, if configured.
     pub fn save_state(&self) {
-        if let Some(path) = &self.config.state_file {
-            if let Err(e) = crate::state::save(self, path) {
-                eprintln!(
-                    "wa-sandbox: cannot write state file {}: {e}",
-                    path.display()
-                );
-            }
+        if let Some(path) = &self.config.state_file
+            && let Err(e) = crate::state::save(self, path)
+        {
+            eprintln!(
+                "wa-sandbox: cannot write state file {}: {e}",
+                path.display()
+            );
         }
     }
 }
