@@ -133,8 +133,7 @@ async fn phone_and_companion_exchange_texts_with_receipts() {
         .with_attr("id", "3EB0REPLY1")
         .with_attr("to", "6281400000002@s.whatsapp.net")
         .with_attr("type", "text")
-        .with_children(vec![
-            Node::new("participants").with_children(vec![
+        .with_children(vec![Node::new("participants").with_children(vec![
                 Node::new("to")
                     .with_attr("jid", "6281400000002:0@s.whatsapp.net")
                     .with_children(vec![
@@ -143,8 +142,7 @@ async fn phone_and_companion_exchange_texts_with_receipts() {
                             .with_attr("type", ct.kind.enc_type())
                             .with_bytes(ct.bytes),
                     ]),
-            ]),
-        ]);
+            ])]);
     client.send(&stanza).await;
     let ack = client
         .recv_until(|n| n.tag.as_str() == "ack")
