@@ -304,6 +304,7 @@ impl Conn {
                         let _ = self.send(&node).await;
                         return Err(Close::Quiet);
                     }
+                    Some(Outbound::Delay(d)) => self.delay = (!d.is_zero()).then_some(d),
                     Some(Outbound::Drop) | None => return Err(Close::Quiet),
                 },
                 _ = stop.changed() => return Err(Close::Quiet),

@@ -188,10 +188,11 @@ pub(crate) fn iq(shared: &Shared, number: &str, _device: u16, iq: &Node) -> Node
         let before = g.clone();
         for t in &targets {
             match action {
-                "add" if !g.participants.iter().any(|(p, _)| p == t) => {
-                    if g.participants.len() < MAX_PARTICIPANTS {
-                        g.participants.push((t.clone(), false));
-                    }
+                "add"
+                    if !g.participants.iter().any(|(p, _)| p == t)
+                        && g.participants.len() < MAX_PARTICIPANTS =>
+                {
+                    g.participants.push((t.clone(), false));
                 }
                 "remove" => g.participants.retain(|(p, _)| p != t),
                 "promote" | "demote" => {

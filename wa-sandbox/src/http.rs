@@ -39,6 +39,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/phones/{number}/send", post(send))
         .route("/phones/{number}/received", get(received))
         .route("/phones/{number}/echo", post(echo))
+        .route("/phones/{number}/devices", post(register_direct))
         .route("/groups", post(create_group))
         .route("/faults/drop", post(fault_drop))
         .route("/faults/delay", post(fault_delay))
@@ -233,6 +234,36 @@ async fn echo(
 ) -> ApiResult {
     phone_of(&shared, &number)?.set_echo(body.on);
     Ok(Json(json!({"echo": body.on})))
+}
+
+#[derive(Deserialize)]
+struct DirectBody {
+    /// Hex of a registration `ClientPayload` (what the companion would send at pairing).
+    payload: String,
+    /// Hex of the companion's Noise static public key.
+    noise_public: String,
+}
+
+/// Test fast path: registers a companion without pairing over the wire.
+async fn register_direct(
+    State(shared): S,
+    Path(number): Path<String>,
+    Json(body): Json<DirectBody>,
+) -> ApiResult {
+    let bad = |what: &str| ApiError(StatusCode::BAD_REQUEST, what.to_owned());
+    let payload = hex::decode(&body.payload).map_err(|_| bad("payload is not hex"))?;
+    let noise: [u8; 32] = hex::decode(&body.noise_public)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| bad("noise_public must be 32 bytes of hex"))?;
+    let Ok(wa_core::pair::ClientHello::Registration(reg)) =
+        wa_core::pair::read_client_payload(&payload)
+    else {
+        return Err(bad("payload is not a registration ClientPayload"));
+    };
+    let device = crate::pairing::register_direct(&shared, &number, noise, &reg)?;
+    shared.save_state();
+    Ok(Json(json!({"device": device.to_string()})))
 }
 
 #[derive(Deserialize)]

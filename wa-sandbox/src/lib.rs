@@ -116,8 +116,8 @@ impl Fault {
         self.tell(device, Outbound::StreamError(code))
     }
 
-    /// Delays every frame sent to the device by `delay` (zero removes the delay); applies
-    /// from its next login.
+    /// Delays every frame sent to the device by `delay` (zero removes the delay), on its
+    /// current connection and on later ones.
     pub fn delay_frames(&self, device: &Jid, delay: Duration) {
         let mut w = self.shared.world();
         let Some(number) = w.resolve_user(device) else {
@@ -127,7 +127,10 @@ impl Fault {
         if delay.is_zero() {
             w.delays.remove(&key);
         } else {
-            w.delays.insert(key, delay);
+            w.delays.insert(key.clone(), delay);
+        }
+        if let Some(c) = w.conns.get(&key) {
+            let _ = c.tx.try_send(Outbound::Delay(delay));
         }
     }
 

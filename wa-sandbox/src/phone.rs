@@ -345,15 +345,14 @@ async fn handle_message(phone: &Phone, node: &Node) {
         if let Some(sent) = wa_core::message::unwrap_device_sent(&message) {
             message = sent.message;
         }
-        if let Some(skdm) = message.sender_key_distribution_message.as_ref() {
-            if let Some(Ok(dist)) = skdm
+        if let Some(skdm) = message.sender_key_distribution_message.as_ref()
+            && let Some(Ok(dist)) = skdm
                 .axolotl_sender_key_distribution_message
                 .as_deref()
                 .map(SenderKeyDistributionMessage::decode)
-            {
-                let name = SenderKeyName::new(chat.to_string(), address.clone());
-                let _ = group::process_distribution_message(store, &name, &dist).await;
-            }
+        {
+            let name = SenderKeyName::new(chat.to_string(), address.clone());
+            let _ = group::process_distribution_message(store, &name, &dist).await;
         }
         let text = message.conversation.clone().or_else(|| {
             message

@@ -20,7 +20,7 @@ pub(crate) fn presence(shared: &Shared, number: &str, device: u16, node: &Node) 
             if subs.len() < 10_000 {
                 subs.insert((number.to_owned(), device));
             }
-            let online = w.available.contains_key(&t) || w.conns.keys().any(|(n, _)| *n == t);
+            let online = w.available.contains_key(&t);
             let mut p = Node::new("presence").with_attr("from", Jid::pn(t).to_string());
             if !online {
                 p = p

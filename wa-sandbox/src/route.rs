@@ -72,10 +72,10 @@ pub(crate) fn route_message(
                 m = m.with_attr("recipient", r);
             }
             let mut children = encs;
-            if let Some(di) = &device_identity {
-                if children.iter().any(|e| e.attr("type") == Some("pkmsg")) {
-                    children.push(di.clone());
-                }
+            if let Some(di) = &device_identity
+                && children.iter().any(|e| e.attr("type") == Some("pkmsg"))
+            {
+                children.push(di.clone());
             }
             m.with_children(children)
         };

@@ -305,13 +305,13 @@ impl Shared {
 
     /// Writes the state file, if configured.
     pub fn save_state(&self) {
-        if let Some(path) = &self.config.state_file {
-            if let Err(e) = crate::state::save(self, path) {
-                eprintln!(
-                    "wa-sandbox: cannot write state file {}: {e}",
-                    path.display()
-                );
-            }
+        if let Some(path) = &self.config.state_file
+            && let Err(e) = crate::state::save(self, path)
+        {
+            eprintln!(
+                "wa-sandbox: cannot write state file {}: {e}",
+                path.display()
+            );
         }
     }
 }
@@ -462,6 +462,15 @@ impl Sandbox {
         let w = self.shared.world();
         w.resolve_user(device)
             .is_some_and(|n| w.conns.contains_key(&(n, device.device())))
+    }
+
+    /// How many one-time prekeys the server holds for a device.
+    pub fn prekey_count(&self, device: &Jid) -> usize {
+        let w = self.shared.world();
+        w.resolve_user(device)
+            .and_then(|n| w.accounts.get(&n))
+            .and_then(|a| a.devices.get(&device.device()))
+            .map_or(0, |r| r.pre_keys.len())
     }
 
     /// Activity counters.

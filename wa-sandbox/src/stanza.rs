@@ -195,10 +195,10 @@ fn encrypt(shared: &Shared, number: &str, device: u16, iq: &Node) -> Node {
             _ => return iq_error(iq, 400, "bad-request"),
         }
     }
-    if let Some(identity) = key32(iq.child("identity")) {
-        if identity != record.identity {
-            return iq_error(iq, 406, "not-acceptable");
-        }
+    if let Some(identity) = key32(iq.child("identity"))
+        && identity != record.identity
+    {
+        return iq_error(iq, 406, "not-acceptable");
     }
     if let Some(reg) = be(iq.child("registration").and_then(|n| n.content_bytes())) {
         record.registration_id = reg;
@@ -327,6 +327,12 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
                     c = c.with_text(text.clone());
                 }
                 children.push(c);
+            }
+            if wants("lid")
+                && let Some(a) = account.as_ref().and_then(|n| w.accounts.get(n))
+            {
+                children
+                    .push(Node::new("lid").with_attr("val", Jid::lid(a.lid.clone()).to_string()));
             }
             if wants("status") {
                 children.push(Node::new("status").with_attr("t", now().to_string()));

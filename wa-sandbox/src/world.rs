@@ -32,6 +32,8 @@ pub(crate) enum Outbound {
     Replaced,
     /// Close the socket without a word.
     Drop,
+    /// Delay every following frame by this much (zero: no delay).
+    Delay(Duration),
 }
 
 /// A live connection as the rest of the server sees it.
