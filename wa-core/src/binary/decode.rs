@@ -189,6 +189,10 @@ fn off(x: usize) -> u32 {
     u32::try_from(x).unwrap_or(u32::MAX)
 }
 
+/// How many attributes or children are reserved before any of them has been read (at most
+/// 256 nesting levels x 64 x 80 bytes = 1.3 MB for a hostile chain of list headers).
+const RESERVE_AHEAD: usize = 64;
+
 /// Packed strings of up to this many bytes unpack on the stack.
 const SMALL_PACKED: usize = 24;
 
@@ -302,10 +306,13 @@ impl<'a> Decoder<'a> {
             if n_attrs > self.remaining() / 2 {
                 return Err(DecodeError::UnexpectedEof(off(self.data.len())));
             }
-            node.attrs.reserve_exact(n_attrs);
-            node.attrs
-                .resize_with(n_attrs, || (Text::EMPTY, Text::EMPTY));
-            for (key, value) in node.attrs.iter_mut() {
+            // Reserve at most a little ahead of what has been read, so that declared counts
+            // never buy memory the bytes have not paid for; slots are appended in place
+            // (`resize_with`), and each is filled where it lies.
+            node.attrs.reserve_exact(n_attrs.min(RESERVE_AHEAD));
+            for i in 0..n_attrs {
+                node.attrs.resize_with(i + 1, || (Text::EMPTY, Text::EMPTY));
+                let (key, value) = &mut node.attrs[i];
                 let k = self.u8()?;
                 self.read_text_into(k, depth, key)?;
                 let v = self.u8()?;
@@ -322,10 +329,12 @@ impl<'a> Decoder<'a> {
                     if n > self.remaining() / 3 {
                         return Err(DecodeError::UnexpectedEof(off(self.data.len())));
                     }
-                    let mut children = Vec::new();
-                    children.resize_with(n, NodeRef::default);
-                    for child in children.iter_mut() {
-                        self.read_node_into(depth + 1, child)?;
+                    // Nested lists could otherwise each reserve their declared size before
+                    // their first child is read: grow with what was actually read instead.
+                    let mut children = Vec::with_capacity(n.min(RESERVE_AHEAD));
+                    for i in 0..n {
+                        children.resize_with(i + 1, NodeRef::default);
+                        self.read_node_into(depth + 1, &mut children[i])?;
                     }
                     node.content = Content::Nodes(children);
                 }

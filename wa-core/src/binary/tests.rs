@@ -496,3 +496,16 @@ fn jid_values_encode_like_their_text() {
         assert_eq!(a, b, "{text}");
     }
 }
+
+#[test]
+fn nested_list_headers_do_not_reserve_their_declared_sizes() {
+    // 250 nested nodes each declaring 65,535 children: a few bytes each. Reserving the
+    // declared sizes up front would take 250 x 65,535 nodes; the decoder must fail fast on the
+    // truncated input without that (this test would run out of memory or time otherwise).
+    let mut bytes = Vec::new();
+    for _ in 0..250 {
+        bytes.extend_from_slice(&[0xf8, 0x02, 0x56, 0xf9, 0xff, 0xff]);
+    }
+    bytes.resize(bytes.len() + 65_535 * 3, 0);
+    assert!(decode(&bytes).is_err());
+}
