@@ -77,6 +77,11 @@ pub enum DecodeError {
     /// Nesting deeper than [`DecodeLimits::max_depth`].
     #[error("nesting deeper than {0}")]
     TooDeep(u32),
+    /// The input makes the decoder re-read items more than its size allows (nested interop
+    /// JIDs whose optional server fails to parse are re-read at every level: exponential in
+    /// Baileys, refused here after a linear amount of work).
+    #[error("input too complex (re-reads exceeded the work budget)")]
+    TooComplex,
     /// Bytes left after the node.
     #[error("{0} bytes left after the node")]
     TrailingBytes(u32),
@@ -106,6 +111,9 @@ pub fn decode_with<'a>(data: &'a [u8], limits: &DecodeLimits) -> Result<NodeRef<
         data,
         pos: 0,
         max_depth: limits.max_depth,
+        // Every string item starts with a tag byte, so a decode without re-reads reads at most
+        // `data.len()` items; re-reads (interop JIDs) get as much again.
+        budget: data.len().saturating_mul(2).saturating_add(16),
     };
     let mut node = NodeRef::default();
     d.read_node_into(0, &mut node)?;
@@ -217,6 +225,8 @@ struct Decoder<'a> {
     data: &'a [u8],
     pos: usize,
     max_depth: usize,
+    /// String items left to read before the input counts as too complex.
+    budget: usize,
 }
 
 impl<'a> Decoder<'a> {
@@ -240,6 +250,13 @@ impl<'a> Decoder<'a> {
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+
+    /// Counts one string item against the work budget.
+    #[inline]
+    fn spend(&mut self) -> Result<(), DecodeError> {
+        self.budget = self.budget.checked_sub(1).ok_or(DecodeError::TooComplex)?;
+        Ok(())
     }
 
     #[inline]
@@ -360,6 +377,7 @@ impl<'a> Decoder<'a> {
         depth: usize,
         out: &mut Text<'a>,
     ) -> Result<(), DecodeError> {
+        self.spend()?;
         match tag {
             LIST_EMPTY => *out = Text::EMPTY,
             1..=SINGLE_BYTE_MAX => *out = Text::borrowed(token::single(tag).unwrap_or_default()),
@@ -439,6 +457,7 @@ impl<'a> Decoder<'a> {
         depth: usize,
         out: &mut TextWriter<'_, 'a>,
     ) -> Result<(), DecodeError> {
+        self.spend()?;
         if depth > self.max_depth {
             return Err(DecodeError::TooDeep(off(self.max_depth)));
         }
