@@ -11,6 +11,8 @@ mod node;
 mod pair;
 mod sandbox;
 mod send;
+#[cfg(feature = "server")]
+mod serve;
 
 /// Wasap: WhatsApp Web multi-device protocol SDK and gateway.
 #[derive(Debug, Parser)]
@@ -32,6 +34,9 @@ enum Command {
     Listen(listen::Args),
     /// Send one message with the stored device and print its id and server timestamp.
     Send(send::Args),
+    /// The REST gateway (`--demo`: with an in-process sandbox and echo contacts).
+    #[cfg(feature = "server")]
+    Serve(serve::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -43,5 +48,7 @@ pub fn run() -> ExitCode {
         Command::Pair(args) => pair::run(args),
         Command::Listen(args) => listen::run(args),
         Command::Send(args) => send::run(args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -201,15 +201,31 @@ async fn store_inbound(
     } else {
         m.wa_message_id.clone()
     };
-    let content = json!({ "type": "text", "text": m.text });
+    let kind = if m.kind.is_empty() {
+        "text"
+    } else {
+        m.kind.as_str()
+    };
+    let media = m.media.as_ref().map(|x| {
+        json!({ "mime_type": x.mime_type, "file_length": x.file_length, "file_name": x.file_name })
+    });
+    let mut content = json!({ "type": kind, "text": m.text });
+    if let Some(media) = &media {
+        content["media"] = media.clone();
+    }
+    if !m.mentions.is_empty() {
+        content["mentions"] = json!(m.mentions);
+    }
+    let stored = json!({ "content": content, "reply_to": m.quoted, "push_name": m.push_name });
     sqlx::query(
-        "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, 'text', $5, 'received', $6, 1, 0, $7, $7, $7)",
+        "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, $5, $6, 'received', $7, 1, 0, $8, $8, $8)",
     )
     .bind(&id)
     .bind(device_id)
     .bind(&m.chat)
     .bind(&m.sender)
-    .bind(content.to_string())
+    .bind(kind)
+    .bind(stored.to_string())
     .bind(&wa)
     .bind(now)
     .execute(&mut **tx)
@@ -219,7 +235,13 @@ async fn store_inbound(
         "wa_message_id": wa,
         "chat": m.chat,
         "from": m.sender,
+        "push_name": m.push_name,
+        "type": kind,
         "text": m.text,
+        "media": media,
+        "quoted": m.quoted,
+        "mentions": m.mentions,
+        "is_group": m.is_group,
         "timestamp": rfc3339(m.timestamp_ms),
     })))
 }

@@ -20,8 +20,10 @@
 
 mod api;
 mod auth;
+pub mod client_transport;
 pub mod config;
 mod db;
+pub mod demo;
 mod error;
 mod events;
 pub mod media;
@@ -49,12 +51,14 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+pub use client_transport::{AutoLinker, ClientTransport, ClientTransportConfig};
 pub use config::{Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
+pub use demo::{Demo, DemoLinker};
 pub use transport::{
-    DeviceStatus, DeviceTransport, EventSink, InboundMessage, MediaPayload, MemoryTransport,
-    NullTransport, OutboundContent, OutboundMessage, ReceiptKind, RecordedSend, SendError,
-    TransportEvent,
+    DeviceStatus, DeviceTransport, EventSink, InboundMedia, InboundMessage, MediaPayload,
+    MemoryTransport, NullTransport, OutboundContent, OutboundMessage, ReceiptKind, RecordedSend,
+    SendError, TransportEvent,
 };
 
 use state::{AppState, Inner, Metrics};

@@ -141,8 +141,19 @@ pub enum ReceiptKind {
     Read,
 }
 
+/// Metadata of the media in an incoming message (the bytes stay on WhatsApp's media hosts).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InboundMedia {
+    /// MIME type.
+    pub mime_type: Option<String>,
+    /// Size of the plaintext in bytes.
+    pub file_length: Option<u64>,
+    /// File name (documents).
+    pub file_name: Option<String>,
+}
+
 /// An incoming message, as the transport decoded it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InboundMessage {
     /// WhatsApp message id.
     pub wa_message_id: String,
@@ -150,10 +161,23 @@ pub struct InboundMessage {
     pub chat: String,
     /// Sender JID.
     pub sender: String,
-    /// Text, when the message has any.
+    /// Text, or the caption of media, when the message has any.
     pub text: Option<String>,
     /// Unix milliseconds from the message.
     pub timestamp_ms: i64,
+    /// The sender's push name, when WhatsApp passed it.
+    pub push_name: Option<String>,
+    /// Content kind: `text`, `image`, `video`, `audio`, `document`, `sticker`, `location`,
+    /// `contact`, `reaction`, `poll`, `other` (empty means `text`).
+    pub kind: String,
+    /// Media metadata, for media kinds.
+    pub media: Option<InboundMedia>,
+    /// WhatsApp id of the quoted message, for replies.
+    pub quoted: Option<String>,
+    /// Mentioned JIDs.
+    pub mentions: Vec<String>,
+    /// The chat is a group.
+    pub is_group: bool,
 }
 
 /// Something that happened on a device.

@@ -415,6 +415,7 @@ async fn inbound_messages_are_logged_once(db: Db) {
             sender: "628999@s.whatsapp.net".into(),
             text: Some("hi gateway".into()),
             timestamp_ms: 1_700_000_000_000,
+            ..Default::default()
         },
     };
     assert!(h.transport.emit(inbound.clone()));

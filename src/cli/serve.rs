@@ -1,0 +1,141 @@
+//! `wasap serve`: the REST gateway over wa-client, until Ctrl-C or SIGTERM. With `--demo` an
+//! in-process sandbox plays WhatsApp: demo phones link new devices by themselves and three
+//! echo contacts answer every text.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use wasap::server::{ClientTransport, ClientTransportConfig, Demo, DemoLinker, Server};
+
+/// Arguments of `wasap serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the SQLite database (`wasap.db`) and the device stores (`devices/`).
+    #[arg(long, default_value = "./wasap-data", env = "WASAP_DATA_DIR")]
+    data_dir: PathBuf,
+    /// PostgreSQL URL (`postgres://…`) instead of the SQLite file; device stores stay in the
+    /// data directory.
+    #[arg(long, env = "WASAP_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Websocket URL every device connects to (default WhatsApp's).
+    #[arg(long, env = "WASAP_WA_URL", conflicts_with = "demo")]
+    wa_url: Option<String>,
+    /// The Noise root public key of that server, 64 hex digits (default WhatsApp's).
+    #[arg(long, env = "WASAP_WA_ROOT_KEY", conflicts_with = "demo")]
+    wa_root_key: Option<String>,
+    /// Run an in-process sandbox instead of WhatsApp: devices link by themselves and the
+    /// contacts 6281100000001..3 echo every text.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// Starts the gateway and serves until interrupted.
+pub fn run(args: Args) -> ExitCode {
+    let runtime = match super::client_opts::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wasap serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wasap serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root_key(hex_key: &str) -> Result<[u8; 32], String> {
+    hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| "--wa-root-key must be 64 hex digits".to_string())
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
+    let mut tc =
+        ClientTransportConfig::new(wasap::server::client_transport::devices_dir(&args.data_dir));
+    let demo = if args.demo {
+        let demo = Arc::new(
+            Demo::start()
+                .await
+                .map_err(|e| format!("demo sandbox: {e}"))?,
+        );
+        tc.ws_url = Some(demo.ws_url());
+        tc.root_key = Some(demo.root_key());
+        tc.auto_linker = Some(Arc::new(DemoLinker(demo.clone())));
+        Some(demo)
+    } else {
+        tc.ws_url = args.wa_url.clone();
+        tc.root_key = args.wa_root_key.as_deref().map(root_key).transpose()?;
+        None
+    };
+    let transport = Arc::new(ClientTransport::new(tc));
+    let mut builder = Server::builder()
+        .data_dir(&args.data_dir)
+        .listen(args.listen)
+        .admin_key_from_env()
+        .transport(transport.clone());
+    if let Some(url) = &args.database_url {
+        builder = builder.database_url(url.clone());
+    }
+    let server = builder.build().await.map_err(|e| e.to_string())?;
+    let key = server.initial_admin_key().map(str::to_owned);
+    let running = server.spawn().await.map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        if let Some(key) = key {
+            let _ = writeln!(
+                out,
+                "Admin key (shown only now; keep it, or set WASAP_ADMIN_KEY): {key}"
+            );
+        }
+        let _ = writeln!(out, "Wasap gateway listening on {}", running.url());
+        if demo.is_some() {
+            let _ = writeln!(
+                out,
+                "Demo mode: devices link by themselves; echo contacts {}",
+                wasap::server::demo::DEMO_CONTACTS.join(", ")
+            );
+        }
+        let _ = out.flush();
+    }
+    wait_for_signal().await;
+    running.shutdown().await;
+    transport.shutdown().await;
+    // The demo sandbox ends with the process.
+    drop(demo);
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,671 @@
+//! [`ClientTransport`]: the real [`DeviceTransport`], one wa-client [`Client`] per gateway
+//! device. Each device keeps its WhatsApp credentials and Signal state in its own SQLite file,
+//! `<devices_dir>/<device_id>.db` (also when the gateway database is PostgreSQL: the client
+//! store is per device and local to the node that runs it). Client events become
+//! [`TransportEvent`]s; [`OutboundMessage`]s become wa-client sends with the gateway's fixed
+//! WhatsApp message id, so a retried send is never shown twice.
+//!
+//! An optional [`AutoLinker`] plays the phone's part for new devices (the `--demo` mode: a
+//! sandbox phone scans every QR and types every pairing code).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use wa_client::message::{
+    Audio, Contact, Context, Document, Image, Location, MessageKey, Quote, Reaction, Text, Video,
+};
+use wa_client::{Client, DisconnectReason, Event, MediaKind, MessageContent, ReceiptType};
+use wa_core::Jid;
+
+use crate::transport::{
+    DeviceStatus, DeviceTransport, EventSink, InboundMedia, InboundMessage, MediaPayload,
+    OutboundContent, OutboundMessage, ReceiptKind, SendError, TransportError, TransportEvent,
+};
+
+/// Plays the phone's part when a device shows a QR code or asks for a pairing code. Used by
+/// the demo mode; a production gateway has none (a person scans the QR).
+#[async_trait]
+pub trait AutoLinker: Send + Sync + 'static {
+    /// A device shows its first QR code of a connection attempt.
+    async fn scan(&self, device_id: &str, qr: &str);
+    /// A pairing code is about to be requested for `phone` (e.g. create the account).
+    async fn prepare_code(&self, phone: &str);
+    /// A pairing code was issued for `phone`: type it on the phone.
+    async fn enter_code(&self, phone: &str, code: &str);
+}
+
+/// Where devices connect and where their stores live.
+#[derive(Clone)]
+pub struct ClientTransportConfig {
+    /// Directory of the per-device client stores (`<device_id>.db`), created if missing.
+    pub devices_dir: PathBuf,
+    /// Websocket URL (default: WhatsApp's).
+    pub ws_url: Option<String>,
+    /// Noise certificate root key to trust (default: WhatsApp's production root).
+    pub root_key: Option<[u8; 32]>,
+    /// The name the phone shows for linked devices.
+    pub device_name: String,
+    /// Links new devices by itself (demo mode).
+    pub auto_linker: Option<Arc<dyn AutoLinker>>,
+}
+
+impl ClientTransportConfig {
+    /// Stores under `devices_dir`, connecting to WhatsApp.
+    pub fn new(devices_dir: impl Into<PathBuf>) -> Self {
+        ClientTransportConfig {
+            devices_dir: devices_dir.into(),
+            ws_url: None,
+            root_key: None,
+            device_name: "Wasap".into(),
+            auto_linker: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientTransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTransportConfig")
+            .field("devices_dir", &self.devices_dir)
+            .field("ws_url", &self.ws_url)
+            .field("auto_linker", &self.auto_linker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One device's client and the task that turns its events into transport events.
+struct Slot {
+    client: Client,
+    pump: tokio::task::JoinHandle<()>,
+    /// Set while the API logs the device out (no automatic re-pairing then).
+    logging_out: Arc<AtomicBool>,
+    /// A pairing code was requested: the auto-linker must not scan the QR.
+    code_pairing: Arc<AtomicBool>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// The wa-client based transport. Cheap to share (`Arc`).
+pub struct ClientTransport {
+    config: ClientTransportConfig,
+    sink: OnceLock<EventSink>,
+    slots: tokio::sync::Mutex<HashMap<String, Slot>>,
+    pair_codes: Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<String>>>>,
+}
+
+impl std::fmt::Debug for ClientTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTransport")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Device ids become file names: only the gateway's own id alphabet is accepted.
+fn valid_device_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn failed(e: impl std::fmt::Display) -> TransportError {
+    TransportError::Failed(e.to_string())
+}
+
+impl ClientTransport {
+    /// A transport with no device started yet.
+    pub fn new(config: ClientTransportConfig) -> Self {
+        ClientTransport {
+            config,
+            sink: OnceLock::new(),
+            slots: Default::default(),
+            pair_codes: Default::default(),
+        }
+    }
+
+    /// The store file of a device.
+    pub fn store_path(&self, device_id: &str) -> PathBuf {
+        self.config.devices_dir.join(format!("{device_id}.db"))
+    }
+
+    /// Disconnects every device (keeping credentials); call at shutdown.
+    pub async fn shutdown(&self) {
+        let slots: Vec<Slot> = self.slots.lock().await.drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            slot.client.disconnect().await;
+        }
+    }
+
+    fn emit(&self, event: TransportEvent) {
+        if let Some(sink) = self.sink.get() {
+            sink.emit(event);
+        }
+    }
+
+    async fn build_slot(
+        &self,
+        device_id: &str,
+        pair_phone: Option<&str>,
+    ) -> Result<Slot, TransportError> {
+        if !valid_device_id(device_id) {
+            return Err(TransportError::InvalidState("bad device id".into()));
+        }
+        std::fs::create_dir_all(&self.config.devices_dir).map_err(failed)?;
+        let store = wa_client::SqliteStore::open(self.store_path(device_id))
+            .await
+            .map_err(failed)?;
+        let mut builder = Client::builder(store).device_name(self.config.device_name.clone());
+        if let Some(url) = &self.config.ws_url {
+            builder = builder.ws_url(url.clone());
+        }
+        if let Some(key) = self.config.root_key {
+            builder = builder.root_key(key);
+        }
+        if let Some(phone) = pair_phone {
+            builder = builder.pair_with_phone(phone);
+        }
+        let client = builder.build();
+        let logging_out = Arc::new(AtomicBool::new(false));
+        let code_pairing = Arc::new(AtomicBool::new(pair_phone.is_some()));
+        let pump = Pump {
+            device_id: device_id.to_string(),
+            sink: self.sink.get().cloned(),
+            client: client.clone(),
+            linker: self.config.auto_linker.clone(),
+            logging_out: logging_out.clone(),
+            code_pairing: code_pairing.clone(),
+            pair_codes: self.pair_codes.clone(),
+        };
+        let events = client.events();
+        let pump = tokio::spawn(pump.run(events));
+        Ok(Slot {
+            client,
+            pump,
+            logging_out,
+            code_pairing,
+        })
+    }
+
+    async fn is_paired(client: &Client) -> bool {
+        client.jid().await.is_some()
+    }
+}
+
+/// Turns one client's events into transport events.
+struct Pump {
+    device_id: String,
+    sink: Option<EventSink>,
+    client: Client,
+    linker: Option<Arc<dyn AutoLinker>>,
+    logging_out: Arc<AtomicBool>,
+    code_pairing: Arc<AtomicBool>,
+    pair_codes: Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<String>>>>,
+}
+
+impl Pump {
+    fn emit(&self, event: TransportEvent) {
+        if let Some(sink) = &self.sink {
+            sink.emit(event);
+        }
+    }
+
+    fn status(&self, status: DeviceStatus, phone: Option<String>) {
+        self.emit(TransportEvent::Status {
+            device_id: self.device_id.clone(),
+            status,
+            phone,
+            push_name: None,
+        });
+    }
+
+    async fn run(self, mut events: wa_client::EventStream) {
+        // Whether this connection attempt already showed a QR (the linker scans only the first).
+        let mut qr_shown = false;
+        while let Some(event) = events.next().await {
+            match event {
+                Event::Qr(qr) => {
+                    if !qr_shown {
+                        self.status(DeviceStatus::QrWaiting, None);
+                    }
+                    self.emit(TransportEvent::Qr {
+                        device_id: self.device_id.clone(),
+                        code: qr.code.clone(),
+                    });
+                    if !qr_shown
+                        && !self.code_pairing.load(Ordering::SeqCst)
+                        && let Some(linker) = self.linker.clone()
+                    {
+                        let id = self.device_id.clone();
+                        tokio::spawn(async move { linker.scan(&id, &qr.code).await });
+                    }
+                    qr_shown = true;
+                }
+                Event::PairCode { code } => {
+                    self.status(DeviceStatus::QrWaiting, None);
+                    let waiter = lock(&self.pair_codes).remove(&self.device_id);
+                    if let Some(tx) = waiter {
+                        let _ = tx.send(code);
+                    }
+                }
+                Event::Connected { jid } => {
+                    qr_shown = false;
+                    self.code_pairing.store(false, Ordering::SeqCst);
+                    self.status(DeviceStatus::Online, Some(jid.user.clone()));
+                }
+                Event::Disconnected {
+                    reason,
+                    reconnecting,
+                } => {
+                    qr_shown = false;
+                    if reason == DisconnectReason::LoggedOut {
+                        continue; // LoggedOut reports it
+                    }
+                    if ClientTransport::is_paired(&self.client).await {
+                        self.status(DeviceStatus::Offline, None);
+                    } else if !reconnecting && reason != DisconnectReason::RestartRequired {
+                        // Pairing ended (QR codes expired): not linked, not waiting.
+                        self.status(DeviceStatus::Created, None);
+                    }
+                }
+                Event::LoggedOut { reason } => {
+                    tracing::info!(device_id = %self.device_id, %reason, "device logged out");
+                    self.status(DeviceStatus::LoggedOut, None);
+                    // In demo mode a fresh sandbox does not know the old credentials: link
+                    // again at once (unless the API asked for the logout).
+                    if self.linker.is_some() && !self.logging_out.load(Ordering::SeqCst) {
+                        let client = self.client.clone();
+                        tokio::spawn(async move {
+                            // Let the finished connection task be reaped first.
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            let _ = client.connect().await;
+                        });
+                    }
+                }
+                Event::Receipt(r) => {
+                    let kind = match r.kind {
+                        ReceiptType::Delivered => ReceiptKind::Delivered,
+                        ReceiptType::Read | ReceiptType::ReadSelf | ReceiptType::Played => {
+                            ReceiptKind::Read
+                        }
+                        _ => continue,
+                    };
+                    for id in r.ids {
+                        self.emit(TransportEvent::Receipt {
+                            device_id: self.device_id.clone(),
+                            wa_message_id: id,
+                            kind,
+                        });
+                    }
+                }
+                Event::Message(m) => {
+                    if m.info.from_me {
+                        continue;
+                    }
+                    self.emit(TransportEvent::Inbound {
+                        device_id: self.device_id.clone(),
+                        message: inbound(&m),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The gateway's view of a received message.
+fn inbound(m: &wa_client::MessageEvent) -> InboundMessage {
+    let content = &m.content;
+    let kind = match content {
+        MessageContent::Text(_) => "text",
+        MessageContent::Image(_) => "image",
+        MessageContent::Video(_) => "video",
+        MessageContent::Audio(_) => "audio",
+        MessageContent::Document(_) => "document",
+        MessageContent::Sticker(_) => "sticker",
+        MessageContent::Location(_) => "location",
+        MessageContent::Contact(_) => "contact",
+        MessageContent::Reaction(_) => "reaction",
+        MessageContent::Poll(_) => "poll",
+        _ => "other",
+    };
+    let media = content.media().map(|(media, _)| InboundMedia {
+        mime_type: media.mimetype.clone(),
+        file_length: media.file_length,
+        file_name: match content {
+            MessageContent::Document(d) => d.file_name.clone(),
+            _ => None,
+        },
+    });
+    let text = match content {
+        MessageContent::Location(l) => l.name.clone().or_else(|| l.address.clone()),
+        MessageContent::Contact(c) => c.display_name.clone(),
+        MessageContent::Reaction(r) => Some(r.emoji.clone()),
+        MessageContent::Poll(p) => Some(p.name.clone()),
+        other => other.text().map(str::to_owned),
+    };
+    let quoted = match content {
+        MessageContent::Reaction(r) => Some(r.target.id.clone()),
+        _ => content
+            .context()
+            .and_then(|c| c.quote.as_ref())
+            .map(|q| q.stanza_id.clone()),
+    };
+    InboundMessage {
+        wa_message_id: m.info.id.clone(),
+        chat: m.info.chat.to_non_ad().to_string(),
+        sender: m.info.sender.to_non_ad().to_string(),
+        text,
+        timestamp_ms: (m.info.timestamp as i64).saturating_mul(1000),
+        push_name: m.info.push_name.clone(),
+        kind: kind.to_string(),
+        media,
+        quoted,
+        mentions: content
+            .context()
+            .map(|c| c.mentions.clone())
+            .unwrap_or_default(),
+        is_group: m.info.is_group,
+    }
+}
+
+/// What retrying can and cannot fix.
+fn send_error(e: wa_client::Error) -> SendError {
+    use wa_client::Error as E;
+    match e {
+        E::NotConnected | E::NotLoggedIn | E::LoggedOut | E::Shutdown => SendError::Offline,
+        E::InvalidArgument(m) => SendError::Permanent(m),
+        E::Server { code, text } if (400..500).contains(&code) && code != 429 => {
+            SendError::Permanent(format!("server error {code}: {text}"))
+        }
+        other => SendError::Temporary(other.to_string()),
+    }
+}
+
+fn context(to: &Jid, reply_to: &Option<String>, mentions: &[String]) -> Option<Context> {
+    if reply_to.is_none() && mentions.is_empty() {
+        return None;
+    }
+    Some(Context {
+        quote: reply_to.as_ref().map(|id| Quote {
+            stanza_id: id.clone(),
+            // In a 1:1 chat the quoted message is the other party's; groups need its author,
+            // which the gateway does not know.
+            participant: (!to.is_group()).then(|| to.to_non_ad().to_string()),
+            ..Default::default()
+        }),
+        mentions: mentions.to_vec(),
+        ..Default::default()
+    })
+}
+
+fn vcard(name: &str, phone: &str) -> String {
+    let clean = |s: &str| s.replace(['\r', '\n', ';'], " ");
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    format!(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:{}\nTEL;type=CELL;type=VOICE;waid={digits}:+{digits}\nEND:VCARD",
+        clean(name)
+    )
+}
+
+async fn upload(
+    client: &Client,
+    m: &MediaPayload,
+    kind: MediaKind,
+) -> Result<wa_client::message::Media, SendError> {
+    let up = client.upload(&m.data, kind).await.map_err(send_error)?;
+    Ok(up.to_media(&m.mime_type))
+}
+
+async fn content(
+    client: &Client,
+    to: &Jid,
+    msg: &OutboundMessage,
+) -> Result<MessageContent, SendError> {
+    let ctx = context(to, &msg.reply_to, &msg.mentions);
+    Ok(match &msg.content {
+        OutboundContent::Text(text) => MessageContent::Text(Text {
+            text: text.clone(),
+            context: ctx,
+            ..Default::default()
+        }),
+        OutboundContent::Image(m) => MessageContent::Image(Image {
+            media: upload(client, m, MediaKind::Image).await?,
+            caption: m.caption.clone(),
+            context: ctx,
+            ..Default::default()
+        }),
+        OutboundContent::Video(m) => MessageContent::Video(Video {
+            media: upload(client, m, MediaKind::Video).await?,
+            caption: m.caption.clone(),
+            context: ctx,
+            ..Default::default()
+        }),
+        OutboundContent::Audio(m) => MessageContent::Audio(Audio {
+            media: upload(client, m, MediaKind::Audio).await?,
+            voice_note: m.mime_type.contains("opus"),
+            context: ctx,
+            ..Default::default()
+        }),
+        OutboundContent::Document(m) => MessageContent::Document(Document {
+            media: upload(client, m, MediaKind::Document).await?,
+            file_name: Some(m.filename.clone().unwrap_or_else(|| "file".into())),
+            caption: m.caption.clone(),
+            context: ctx,
+            ..Default::default()
+        }),
+        OutboundContent::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        } => MessageContent::Location(Location {
+            latitude: *latitude,
+            longitude: *longitude,
+            name: name.clone(),
+            address: address.clone(),
+            context: ctx,
+            ..Default::default()
+        }),
+        OutboundContent::Contact { name, phone } => MessageContent::Contact(Contact {
+            display_name: Some(name.clone()),
+            vcard: vcard(name, phone),
+            context: ctx,
+        }),
+        OutboundContent::Reaction { message_id, emoji } => MessageContent::Reaction(Reaction {
+            target: MessageKey {
+                remote_jid: to.to_non_ad().to_string(),
+                from_me: false,
+                id: message_id.clone(),
+                participant: None,
+            },
+            emoji: emoji.clone(),
+            sender_timestamp_ms: Some(crate::util::now_ms()),
+        }),
+    })
+}
+
+#[async_trait]
+impl DeviceTransport for ClientTransport {
+    fn attach(&self, sink: EventSink) {
+        let _ = self.sink.set(sink);
+    }
+
+    async fn send(&self, device_id: &str, msg: &OutboundMessage) -> Result<(), SendError> {
+        let client = {
+            let slots = self.slots.lock().await;
+            match slots.get(device_id) {
+                Some(s) if s.client.is_connected() => s.client.clone(),
+                _ => return Err(SendError::Offline),
+            }
+        };
+        let to: Jid = msg
+            .to
+            .parse()
+            .map_err(|_| SendError::Permanent(format!("not a JID: {}", msg.to)))?;
+        let content = content(&client, &to, msg).await?;
+        client
+            .send_with_id(&to, content, msg.wa_message_id.clone())
+            .await
+            .map(|_| ())
+            .map_err(send_error)
+    }
+
+    async fn connect(&self, device_id: &str) -> Result<(), TransportError> {
+        let mut slots = self.slots.lock().await;
+        // A client built for phone-code pairing that stopped unpaired is rebuilt for QR.
+        let stale = match slots.get(device_id) {
+            Some(s) => {
+                s.client.config().pair_phone.is_some()
+                    && !s.client.is_connected()
+                    && !Self::is_paired(&s.client).await
+            }
+            None => false,
+        };
+        if stale && let Some(old) = slots.remove(device_id) {
+            old.client.disconnect().await;
+        }
+        if !slots.contains_key(device_id) {
+            let slot = self.build_slot(device_id, None).await?;
+            slots.insert(device_id.to_string(), slot);
+        }
+        let slot = slots.get(device_id).expect("inserted above");
+        slot.logging_out.store(false, Ordering::SeqCst);
+        slot.client.connect().await.map_err(failed)
+    }
+
+    async fn disconnect(&self, device_id: &str) -> Result<(), TransportError> {
+        let slot = self.slots.lock().await.remove(device_id);
+        if let Some(slot) = slot {
+            slot.client.disconnect().await;
+            if Self::is_paired(&slot.client).await {
+                self.emit(TransportEvent::Status {
+                    device_id: device_id.to_string(),
+                    status: DeviceStatus::Offline,
+                    phone: None,
+                    push_name: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn logout(&self, device_id: &str) -> Result<(), TransportError> {
+        if !valid_device_id(device_id) {
+            return Err(TransportError::InvalidState("bad device id".into()));
+        }
+        let slot = self.slots.lock().await.remove(device_id);
+        let slot = match slot {
+            Some(s) => s,
+            None if self.store_path(device_id).exists() => self.build_slot(device_id, None).await?,
+            None => return Ok(()),
+        };
+        slot.logging_out.store(true, Ordering::SeqCst);
+        let client = slot.client.clone();
+        if Self::is_paired(&client).await {
+            // Unlinking needs a live connection; a device that cannot connect in time is
+            // forgotten locally all the same.
+            if !client.is_connected() {
+                let _ = client.connect().await;
+                let _ = client.wait_connected(Duration::from_secs(10)).await;
+            }
+            if let Err(e) = client.logout().await {
+                tracing::warn!(device_id, error = %e, "logout request failed; forgetting the device locally");
+                client.disconnect().await;
+                client.store().clear().await.map_err(failed)?;
+            }
+        } else {
+            client.disconnect().await;
+            client.store().clear().await.map_err(failed)?;
+        }
+        drop(slot);
+        self.emit(TransportEvent::Status {
+            device_id: device_id.to_string(),
+            status: DeviceStatus::LoggedOut,
+            phone: None,
+            push_name: None,
+        });
+        Ok(())
+    }
+
+    async fn pairing_code(&self, device_id: &str, phone: &str) -> Result<String, TransportError> {
+        if let Some(linker) = &self.config.auto_linker {
+            linker.prepare_code(phone).await;
+        }
+        let mut slots = self.slots.lock().await;
+        if let Some(s) = slots.get(device_id)
+            && Self::is_paired(&s.client).await
+        {
+            return Err(TransportError::InvalidState(
+                "the device is already linked".into(),
+            ));
+        }
+        // A running QR connection can ask for a code itself; otherwise start one that pairs
+        // by code from the beginning.
+        let running = slots
+            .get(device_id)
+            .filter(|s| s.client.config().pair_phone.is_none() && !s.pump.is_finished());
+        let code = if let Some(s) = running
+            && let Ok(code) = {
+                s.code_pairing.store(true, Ordering::SeqCst);
+                request_on_running(&s.client, phone).await
+            } {
+            code
+        } else {
+            if let Some(old) = slots.remove(device_id) {
+                old.client.disconnect().await;
+            }
+            let slot = self.build_slot(device_id, Some(phone)).await?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            lock(&self.pair_codes).insert(device_id.to_string(), tx);
+            slot.client.connect().await.map_err(failed)?;
+            slots.insert(device_id.to_string(), slot);
+            drop(slots);
+            match tokio::time::timeout(Duration::from_secs(30), rx).await {
+                Ok(Ok(code)) => code,
+                _ => {
+                    lock(&self.pair_codes).remove(device_id);
+                    return Err(TransportError::Failed(
+                        "no pairing code from WhatsApp in time".into(),
+                    ));
+                }
+            }
+        };
+        if let Some(linker) = self.config.auto_linker.clone() {
+            let (phone, code) = (phone.to_string(), code.clone());
+            tokio::spawn(async move { linker.enter_code(&phone, &code).await });
+        }
+        Ok(code)
+    }
+}
+
+/// Asks a connection that is already waiting for a QR scan for a pairing code.
+async fn request_on_running(client: &Client, phone: &str) -> Result<String, wa_client::Error> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.request_pair_code(phone).await {
+            Err(wa_client::Error::NotConnected) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Where a data directory keeps the device stores.
+pub fn devices_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("devices")
+}
