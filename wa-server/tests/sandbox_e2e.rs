@@ -1,0 +1,493 @@
+//! The gateway end to end over real sockets: HTTP in front, `ClientTransport` (wa-client)
+//! behind, a real wa-sandbox as WhatsApp, on SQLite and on PostgreSQL. Linking by QR and by
+//! pairing code, texts with receipts, echoes as inbound messages and webhooks, media by URL,
+//! logout.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::routing::{get, post};
+use common::{ADMIN, Db, fast_config, fresh_database};
+use prost::Message as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use wa_sandbox::{Jid, Phone, Sandbox, SandboxConfig};
+use wa_server::{
+    ClientTransport, ClientTransportConfig, Config, DeviceTransport, RunningServer, Server,
+};
+
+struct Gateway {
+    base: String,
+    http: reqwest::Client,
+    server: Option<RunningServer>,
+    transport: Arc<ClientTransport>,
+    sandbox: Sandbox,
+    database_url: String,
+    _dir: TempDir,
+}
+
+/// A directory removed at the end of the test.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> TempDir {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "wasap-e2e-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+impl Gateway {
+    async fn start(db: Db, config: Config) -> Option<Gateway> {
+        let database_url = fresh_database(db).await?;
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let dir = temp_dir();
+        let mut tc = ClientTransportConfig::new(dir.0.join("devices"));
+        tc.ws_url = Some(sandbox.ws_url());
+        tc.root_key = Some(sandbox.root_public_key());
+        let transport = Arc::new(ClientTransport::new(tc));
+        let server = Server::builder()
+            .database_url(database_url.clone())
+            .listen("127.0.0.1:0".parse().unwrap())
+            .admin_key(ADMIN)
+            .config(config)
+            .transport(transport.clone())
+            .build()
+            .await
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        Some(Gateway {
+            base: server.url(),
+            http: reqwest::Client::new(),
+            server: Some(server),
+            transport,
+            sandbox,
+            database_url,
+            _dir: dir,
+        })
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.transport.shutdown().await;
+        if let Some(name) = self
+            .database_url
+            .strip_prefix("postgres://postgres@127.0.0.1:5432/")
+            && let Ok(admin) = sqlx::AnyPool::connect(common::PG_ADMIN_URL).await
+        {
+            use sqlx::Executor;
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await;
+            admin.close().await;
+        }
+        self.sandbox.shutdown().await;
+    }
+
+    async fn call(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A non-admin key with the everyday scopes.
+    async fn key(&self) -> String {
+        let (s, v) = self
+            .call(
+                ADMIN,
+                Method::POST,
+                "/v1/keys",
+                Some(json!({
+                    "name": "app",
+                    "scopes": ["devices:read", "devices:write", "messages:send", "messages:read", "webhooks:write"],
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["key"].as_str().unwrap().to_string()
+    }
+
+    async fn create_device(&self, key: &str) -> String {
+        let (s, v) = self
+            .call(
+                key,
+                Method::POST,
+                "/v1/devices",
+                Some(json!({ "name": "shop" })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    async fn device(&self, key: &str, id: &str) -> Value {
+        self.call(key, Method::GET, &format!("/v1/devices/{id}"), None)
+            .await
+            .1
+    }
+
+    async fn wait_device(&self, key: &str, id: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let d = self.device(key, id).await;
+            if d["status"] == status {
+                return d;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "device never became {status}: {d}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_message(&self, key: &str, id: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, m) = self
+                .call(key, Method::GET, &format!("/v1/messages/{id}"), None)
+                .await;
+            if m["status"] == status {
+                return m;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "message never became {status}: {m}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Connects the device, reads its QR over HTTP and lets `phone` scan it.
+    async fn link_by_qr(&self, key: &str, id: &str, phone: &Phone) {
+        let (s, v) = self
+            .call(
+                key,
+                Method::POST,
+                &format!("/v1/devices/{id}/connect"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let qr = loop {
+            let (s, v) = self
+                .call(key, Method::GET, &format!("/v1/devices/{id}/qr"), None)
+                .await;
+            if s == StatusCode::OK {
+                assert_eq!(v["status"], "qr_waiting", "{v}");
+                break v["qr"].as_str().unwrap().to_string();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no QR: {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(qr.contains("2@"), "{qr}");
+        phone.scan_qr(&qr).await.unwrap();
+        let d = self.wait_device(key, id, "online").await;
+        assert_eq!(d["phone"], phone.number());
+    }
+
+    async fn send(&self, key: &str, device: &str, body: Value) -> String {
+        let (s, v) = self
+            .call(
+                key,
+                Method::POST,
+                &format!("/v1/devices/{device}/messages"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+}
+
+async fn serve(app: Router) -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
+
+async fn text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let key = g.key().await;
+    let hooks: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let got = hooks.clone();
+    let hook_addr = serve(Router::new().route(
+        "/hook",
+        post(move |body: Bytes| {
+            let got = got.clone();
+            async move {
+                got.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    ))
+    .await;
+    let (s, v) = g
+        .call(
+            &key,
+            Method::POST,
+            "/v1/webhooks",
+            Some(json!({ "url": format!("http://{hook_addr}/hook"), "events": ["message.received", "message.delivered"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+
+    let owner = g.sandbox.create_phone("6281200000001").await.unwrap();
+    let contact = g.sandbox.create_phone("6281100000001").await.unwrap();
+    contact.set_echo(true);
+    let dev = g.create_device(&key).await;
+    g.link_by_qr(&key, &dev, &owner).await;
+
+    let id = g
+        .send(
+            &key,
+            &dev,
+            json!({ "to": "+62 811-0000-0001", "text": "hello gateway" }),
+        )
+        .await;
+    let sent = g.wait_message(&key, &id, "delivered").await;
+    assert!(
+        sent["sent_at"].is_string() && sent["delivered_at"].is_string(),
+        "{sent}"
+    );
+    let wa_id = sent["wa_message_id"].as_str().unwrap().to_string();
+    let received = contact
+        .wait_for(|m| m.id == wa_id, Duration::from_secs(10))
+        .await
+        .expect("the contact received the text");
+    assert_eq!(received.text.as_deref(), Some("hello gateway"));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let inbound = loop {
+        let (_, v) = g
+            .call(&key, Method::GET, "/v1/messages?direction=in", None)
+            .await;
+        if let Some(m) = v["data"].as_array().and_then(|a| a.first()) {
+            break m.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no inbound message");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(inbound["from"], "6281100000001@s.whatsapp.net");
+    assert_eq!(inbound["chat"], "6281100000001@s.whatsapp.net");
+    assert_eq!(inbound["type"], "text");
+    assert_eq!(inbound["content"]["text"], "hello gateway");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = hooks.lock().unwrap().clone();
+        let received = events.iter().find(|e| e["type"] == "message.received");
+        let delivered = events.iter().find(|e| e["type"] == "message.delivered");
+        if let (Some(r), Some(d)) = (received, delivered) {
+            assert_eq!(r["device_id"], dev.as_str());
+            assert_eq!(r["data"]["text"], "hello gateway");
+            assert_eq!(r["data"]["from"], "6281100000001@s.whatsapp.net");
+            assert_eq!(r["data"]["message_id"], inbound["id"]);
+            assert_eq!(r["data"]["is_group"], false);
+            assert_eq!(d["data"]["message_id"], id.as_str());
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "webhooks missing: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    g.stop().await;
+}
+
+async fn image_by_url_reaches_the_phone_with_caption_and_hash(db: Db) {
+    let image: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let served = image.clone();
+    let media = serve(Router::new().route(
+        "/cat.png",
+        get(move || {
+            let body = served.clone();
+            async move { ([("content-type", "image/png")], body) }
+        }),
+    ))
+    .await;
+    let mut config = fast_config();
+    config.media.allow = vec!["127.0.0.0/8".parse().unwrap()];
+    let Some(g) = Gateway::start(db, config).await else {
+        return;
+    };
+    let owner = g.sandbox.create_phone("6281200000002").await.unwrap();
+    let contact = g.sandbox.create_phone("6281100000002").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &owner).await;
+    let id = g
+        .send(
+            ADMIN,
+            &dev,
+            json!({ "to": "6281100000002", "image": { "url": format!("http://{media}/cat.png"), "caption": "a cat" } }),
+        )
+        .await;
+    let sent = g.wait_message(ADMIN, &id, "delivered").await;
+    let wa_id = sent["wa_message_id"].as_str().unwrap().to_string();
+    let got = contact
+        .wait_for(|m| m.id == wa_id, Duration::from_secs(10))
+        .await
+        .expect("the contact received the image");
+    let message = wa_core::proto::Message::decode(got.raw.as_slice()).unwrap();
+    let img = message.image_message.expect("an image message");
+    assert_eq!(img.caption.as_deref(), Some("a cat"));
+    assert_eq!(img.mimetype.as_deref(), Some("image/png"));
+    assert_eq!(img.file_length, Some(image.len() as u64));
+    assert_eq!(
+        img.file_sha256.as_deref(),
+        Some(wa_core::crypto::sha256(&image).as_slice())
+    );
+    g.stop().await;
+}
+
+async fn pairing_code_links_the_device_to_that_number(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let phone = g.sandbox.create_phone("6281200000003").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{dev}/pair-code"),
+            Some(json!({ "phone": "+62 812 0000 0003" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let code = v["code"].as_str().unwrap();
+    assert_eq!(code.len(), 8, "{v}");
+    phone.enter_pair_code(code).await.unwrap();
+    let d = g.wait_device(ADMIN, &dev, "online").await;
+    assert_eq!(d["phone"], "6281200000003");
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{dev}/pair-code"),
+            Some(json!({ "phone": "6281200000003" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    g.stop().await;
+}
+
+async fn logout_unlinks_the_device_from_the_phone(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let phone = g.sandbox.create_phone("6281200000004").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &phone).await;
+    let user: Jid = phone.jid();
+    assert_eq!(g.sandbox.devices(&user).len(), 2);
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{dev}/logout"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    g.wait_device(ADMIN, &dev, "logged_out").await;
+    assert_eq!(g.sandbox.devices(&user).len(), 1, "only the phone is left");
+    // Linking again works after a logout.
+    g.link_by_qr(ADMIN, &dev, &phone).await;
+    assert_eq!(g.sandbox.devices(&user).len(), 2);
+    g.stop().await;
+}
+
+async fn offline_device_keeps_messages_queued_until_it_reconnects(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let phone = g.sandbox.create_phone("6281200000005").await.unwrap();
+    let contact = g.sandbox.create_phone("6281100000003").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &phone).await;
+    g.transport.disconnect(&dev).await.unwrap();
+    g.wait_device(ADMIN, &dev, "offline").await;
+    let id = g
+        .send(
+            ADMIN,
+            &dev,
+            json!({ "to": "6281100000003", "text": "later" }),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, m) = g
+        .call(ADMIN, Method::GET, &format!("/v1/messages/{id}"), None)
+        .await;
+    assert_eq!(m["status"], "queued", "{m}");
+    assert_eq!(m["attempts"], 0, "{m}");
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{dev}/connect"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let sent = g.wait_message(ADMIN, &id, "delivered").await;
+    let wa_id = sent["wa_message_id"].as_str().unwrap().to_string();
+    assert!(
+        contact
+            .wait_for(|m| m.id == wa_id, Duration::from_secs(10))
+            .await
+            .is_some()
+    );
+    g.stop().await;
+}
+
+both_backends!(
+    text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook,
+    image_by_url_reaches_the_phone_with_caption_and_hash,
+    pairing_code_links_the_device_to_that_number,
+    logout_unlinks_the_device_from_the_phone,
+    offline_device_keeps_messages_queued_until_it_reconnects,
+);
