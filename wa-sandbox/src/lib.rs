@@ -26,6 +26,7 @@ mod groups;
 mod http;
 mod pairing;
 mod phone;
+mod phone_store;
 mod presence;
 mod route;
 mod send;
