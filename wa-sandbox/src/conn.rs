@@ -25,6 +25,8 @@ use crate::world::{ConnHandle, Outbound, PendingRegistration};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// A client silent for this long is dropped (clients ping every 20–30 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a connection stays open after a stream error for the client to close it.
+const STREAM_ERROR_GRACE: Duration = Duration::from_secs(1);
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -318,7 +320,19 @@ impl Conn {
                 self.shared.world().stats.protocol_errors += 1;
             }
             let node = Node::new("stream:error").with_attr("code", code.to_string());
-            let _ = self.send(&node).await;
+            if self.send(&node).await.is_ok() {
+                // Like WhatsApp, let the client close first (briefly): a client that sees the
+                // socket close before it read the stream error reports "connection closed"
+                // instead of the code (Baileys does, e.g. 428 instead of 515).
+                let _ = tokio::time::timeout(STREAM_ERROR_GRACE, async {
+                    while let Some(Ok(m)) = self.ws.recv().await {
+                        if matches!(m, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
         }
         let _ = self.ws.close().await;
     }

@@ -69,6 +69,9 @@ pub enum SandboxError {
     /// Pairing failed (bad QR, companion gone, signature mismatch, timeout…).
     #[error("pairing failed: {0}")]
     Pairing(String),
+    /// No companion asked for phone-code pairing with this number.
+    #[error("no companion asked for a pairing code for this number")]
+    NoPendingCode,
     /// A phone's Signal operation failed.
     #[error("signal: {0}")]
     Signal(#[from] wa_core::signal::SignalError),

@@ -143,8 +143,19 @@ impl Phone {
 
     /// The user types the 8-character code shown by a companion that asked for phone-code
     /// pairing with this number. Returns the companion's device JID once paired.
+    ///
+    /// A companion's `companion_hello` may still be in flight when the code is shown, so
+    /// this waits up to 5 s for it.
     pub async fn enter_pair_code(&self, code: &str) -> Result<Jid, SandboxError> {
-        let rx = self.shared()?.enter_pair_code(self, code)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let rx = loop {
+            match self.shared()?.enter_pair_code(self, code) {
+                Err(SandboxError::NoPendingCode) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => break other?,
+            }
+        };
         wait_pairing(rx).await
     }
 
