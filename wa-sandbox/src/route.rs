@@ -24,7 +24,7 @@ pub(crate) fn route_message(
         .ok_or(Close::Protocol(400))?;
     let t = now().to_string();
     let kind = node.attr("type").unwrap_or("text").to_owned();
-    let sender = Jid::pn_device(number, device);
+    let sender = device_jid(number, device);
     let device_identity = node.child("device-identity").cloned();
     let skmsg = node
         .children_by_tag("enc")
@@ -145,6 +145,16 @@ pub(crate) fn route_message(
     Ok(ack(&id, &to, &t))
 }
 
+/// A device's JID as deliveries name it: the primary device (0) without a device part,
+/// as WhatsApp writes it.
+pub(crate) fn device_jid(number: &str, device: u16) -> Jid {
+    if device == 0 {
+        Jid::pn(number)
+    } else {
+        Jid::pn_device(number, device)
+    }
+}
+
 fn ack(id: &str, to: &Jid, t: &str) -> Node {
     Node::new("ack")
         .with_attr("class", "message")
@@ -160,7 +170,7 @@ impl Shared {
             return;
         };
         let Some(id) = node.attr("id") else { return };
-        let receiver = Jid::pn_device(number, device);
+        let receiver = device_jid(number, device);
         let mut out = Node::new("receipt").with_attr("id", id.to_owned());
         let mut targets: Vec<(String, u16)> = Vec::new();
         let mut w = self.world();

@@ -385,11 +385,29 @@ fn md(shared: &Shared, number: &str, device: u16, iq: &Node) -> Node {
             .unwrap_or(device);
         if target != 0 {
             let mut w = shared.world();
-            if let Some(a) = w.accounts.get_mut(number) {
-                a.devices.remove(&target);
-            }
+            let removed = w
+                .accounts
+                .get_mut(number)
+                .and_then(|a| a.devices.remove(&target));
             if let Some(c) = w.conns.remove(&(number.to_owned(), target)) {
                 let _ = c.tx.try_send(crate::world::Outbound::StreamError(401));
+            }
+            if removed.is_some() {
+                let jid = Jid::pn_device(number, target).to_string();
+                for (n, d) in interested_devices(&w, number) {
+                    if d == 0 {
+                        continue;
+                    }
+                    let note = Node::new("notification")
+                        .with_attr("from", Jid::pn(number).to_string())
+                        .with_attr("type", "devices")
+                        .with_attr("id", shared.stanza_id())
+                        .with_attr("t", now().to_string())
+                        .with_children(vec![Node::new("remove").with_children(vec![
+                            Node::new("device").with_attr("jid", jid.clone()),
+                        ])]);
+                    w.deliver(&n, d, note);
+                }
             }
             drop(w);
             shared.save_state();
