@@ -53,6 +53,9 @@ const connect = () => {
     markOnlineOnConnect: false,
     syncFullHistory: false,
     fireInitQueries: true,
+    // Sandbox phones send no history sync; without this Baileys buffers every event for
+    // 20 s after its first login, waiting for one.
+    shouldSyncHistoryMessage: () => false,
     getMessage: async (key) => sent.get(key.id),
   });
   sock.ev.on('creds.update', auth.saveCreds);
