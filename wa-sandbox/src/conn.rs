@@ -56,19 +56,22 @@ pub(crate) struct Conn {
     framer: FrameEncoder,
     decoder: FrameDecoder,
     pub delay: Option<Duration>,
+    /// A queued stanza whose send failed: it goes back to the device's queue.
+    unsent: Option<Node>,
 }
 
 pub(crate) async fn serve(ws: WebSocket, shared: Arc<Shared>) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
     shared.world().stats.connections_accepted += 1;
-    let (tx, rx) = mpsc::channel(shared.config.connection_queue.max(8));
+    let (tx, mut rx) = mpsc::channel(shared.config.connection_queue.max(8));
     let handle = ConnHandle { id, tx };
     let Some(mut conn) = handshake(ws, shared.clone(), id, &handle).await else {
         return;
     };
-    let result = conn.run(rx).await;
+    let result = conn.run(&mut rx).await;
+    // Detach first, so nothing more is routed to a connection that is closing.
+    conn.unregister(&mut rx);
     conn.finish(result).await;
-    conn.unregister();
 }
 
 async fn recv_frame(ws: &mut WebSocket, decoder: &mut FrameDecoder) -> Option<Vec<u8>> {
@@ -127,6 +130,7 @@ async fn handshake(
         framer,
         decoder,
         delay: None,
+        unsent: None,
     };
     match read_client_payload(&finished.payload) {
         Ok(ClientHello::Login { phone, device, .. }) => {
@@ -272,7 +276,7 @@ impl Conn {
             .map_err(|_| Close::Quiet)
     }
 
-    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>) -> Result<(), Close> {
+    async fn run(&mut self, rx: &mut mpsc::Receiver<Outbound>) -> Result<(), Close> {
         let mut stop = self.shared.shutdown.subscribe();
         let limits = DecodeLimits::default();
         loop {
@@ -297,7 +301,12 @@ impl Conn {
                     }
                 }
                 out = rx.recv() => match out {
-                    Some(Outbound::Node(n)) => self.send(&n).await?,
+                    Some(Outbound::Node(n)) => {
+                        if let Err(e) = self.send(&n).await {
+                            self.unsent = Some(n);
+                            return Err(e);
+                        }
+                    }
                     Some(Outbound::StreamError(code)) => return Err(Close::Protocol(code)),
                     Some(Outbound::Replaced) => {
                         let node = Node::new("stream:error").with_children(vec![
@@ -337,7 +346,9 @@ impl Conn {
         let _ = self.ws.close().await;
     }
 
-    fn unregister(&self) {
+    /// Forgets the connection; stanzas still waiting in its queue go to the device's next
+    /// connection (or its offline queue).
+    fn unregister(&mut self, rx: &mut mpsc::Receiver<Outbound>) {
         let mut w = self.shared.world();
         match &self.peer {
             Peer::Device { number, device } => {
@@ -345,6 +356,16 @@ impl Conn {
                 if w.conns.get(&key).is_some_and(|c| c.id == self.id) {
                     w.conns.remove(&key);
                     w.stats.connections_online = w.stats.connections_online.saturating_sub(1);
+                }
+                rx.close();
+                if let Some(node) = self.unsent.take() {
+                    w.deliver(number, *device, node);
+                }
+                while let Ok(out) = rx.try_recv() {
+                    if let Outbound::Node(node) = out {
+                        w.stats.stanzas_routed = w.stats.stanzas_routed.saturating_sub(1);
+                        w.deliver(number, *device, node);
+                    }
                 }
                 crate::presence::went_offline(&mut w, number, *device);
             }
