@@ -315,10 +315,11 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
                             .collect::<Vec<_>>()
                     })
                     .unwrap_or_default();
-                children.push(
-                    Node::new("devices")
-                        .with_children(vec![Node::new("device-list").with_children(devices)]),
-                );
+                let mut devices_children = vec![Node::new("device-list").with_children(devices)];
+                if let Some(a) = account.as_ref().and_then(|n| w.accounts.get(n)) {
+                    devices_children.push(key_index_list(a));
+                }
+                children.push(Node::new("devices").with_children(devices_children));
             }
             if wants("contact") {
                 let kind = if account.is_some() { "in" } else { "out" };
@@ -360,6 +361,33 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
         Node::new("result"),
         Node::new("list").with_children(users),
     ])])
+}
+
+/// `<key-index-list ts>`: the phone-signed `ADVSignedKeyIndexList` of the account's linked
+/// companions.
+fn key_index_list(account: &crate::world::Account) -> Node {
+    let valid: Vec<u32> = account
+        .devices
+        .iter()
+        .filter(|(d, _)| **d != 0)
+        .map(|(_, r)| r.key_index)
+        .collect();
+    let ts = now();
+    let list = wa_core::pair::KeyIndexList {
+        raw_id: account.raw_id,
+        timestamp: ts,
+        current_index: account.next_key_index.saturating_sub(1),
+        valid_indexes: valid,
+        hosted: false,
+    };
+    let signed = wa_core::pair::sign_key_index_list(
+        &list,
+        &account.phone.inner.identity,
+        &crate::server::random64(),
+    );
+    Node::new("key-index-list")
+        .with_attr("ts", ts.to_string())
+        .with_bytes(signed)
 }
 
 fn media_conn(shared: &Shared, iq: &Node) -> Node {

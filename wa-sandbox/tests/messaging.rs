@@ -275,6 +275,19 @@ async fn usync_lists_devices_and_pairing_notifies_the_other_devices() {
         .map(|d| (d.attr("id").unwrap(), d.attr("key-index")))
         .collect();
     assert_eq!(ids, vec![("0", None), ("1", Some("1")), ("2", Some("2"))]);
+    let list = users[0]
+        .child("devices")
+        .unwrap()
+        .child("key-index-list")
+        .unwrap();
+    let verified = wa_core::pair::verify_key_index_list(
+        list.content_bytes().unwrap(),
+        Some(&phone.identity_public()),
+    )
+    .expect("signed by the phone");
+    assert_eq!(verified.valid_indexes, vec![1, 2]);
+    assert_eq!(verified.current_index, 2);
+    assert!(verified.allows(2, Some(2)));
     assert!(
         users[0]
             .child("lid")
