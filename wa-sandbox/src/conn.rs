@@ -217,7 +217,10 @@ impl Conn {
                     .map(|r| r.offline.drain(..).collect())
                     .unwrap_or_default();
                 let delay = w.delays.get(&(number.clone(), d)).copied();
-                w.stats.connections_online += 1;
+                if old.is_none() {
+                    // A replaced connection is not counted twice.
+                    w.stats.connections_online += 1;
+                }
                 (lid, queued, old, delay)
             })
         };
@@ -356,6 +359,7 @@ impl Conn {
                 if w.conns.get(&key).is_some_and(|c| c.id == self.id) {
                     w.conns.remove(&key);
                     w.stats.connections_online = w.stats.connections_online.saturating_sub(1);
+                    crate::presence::went_offline(&mut w, number, *device);
                 }
                 rx.close();
                 if let Some(node) = self.unsent.take() {
@@ -367,7 +371,6 @@ impl Conn {
                         w.deliver(number, *device, node);
                     }
                 }
-                crate::presence::went_offline(&mut w, number, *device);
             }
             Peer::Registering => {
                 if let Some(mut reg) = w.registrations.remove(&self.id) {

@@ -209,3 +209,23 @@ async fn certificate_chain_verifies_only_under_the_sandbox_root() {
     assert!(!hello_for(other).await);
     assert!(!hello_for(wa_core::noise::WA_CERT_PUB_KEY).await);
 }
+
+#[tokio::test]
+async fn a_second_login_replaces_the_first() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let phone = sandbox.create_phone("6281100000005").await.unwrap();
+    let (companion, mut first) = paired(&sandbox, &phone).await;
+    let (_second, node) = companion.login(&sandbox).await;
+    assert_eq!(node.tag.as_str(), "success");
+    let err = first
+        .recv_until(|n| n.tag.as_str() == "stream:error")
+        .await
+        .unwrap();
+    assert_eq!(
+        err.child("conflict").and_then(|c| c.attr("type")),
+        Some("replaced")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(sandbox.stats().connections_online, 1);
+    assert!(sandbox.is_online(companion.jid.as_ref().unwrap()));
+}
