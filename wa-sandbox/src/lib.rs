@@ -81,6 +81,9 @@ pub enum SandboxError {
     /// The state file could not be read or written.
     #[error("state file: {0}")]
     State(String),
+    /// The server refused a stanza.
+    #[error("rejected: {0}")]
+    Rejected(String),
     /// The sandbox was shut down.
     #[error("the sandbox is shut down")]
     ShutDown,

@@ -6,9 +6,7 @@ use rand::rngs::OsRng;
 use wa_core::binary::{Jid, Node};
 use wa_core::message::{new_message_id, wrap_device_sent};
 use wa_core::proto;
-use wa_core::signal::{
-    CiphertextKind, ProtocolAddress, SenderKeyName, group, pad_message, session,
-};
+use wa_core::signal::{ProtocolAddress, SenderKeyName, group, pad_message, session};
 
 use crate::SandboxError;
 use crate::phone::Phone;
@@ -114,7 +112,6 @@ pub(crate) async fn phone_send(
                 );
             }
         }
-        let _ = CiphertextKind::Msg;
         children.push(Node::new("participants").with_children(participants));
     }
     let stanza = Node::new("message")
@@ -123,7 +120,7 @@ pub(crate) async fn phone_send(
         .with_attr("type", "text")
         .with_children(children);
     crate::route::route_message(shared, &number, 0, &stanza)
-        .map_err(|_| SandboxError::Pairing("routing failed".into()))?;
+        .map_err(|_| SandboxError::Rejected("the server refused the phone's message".into()))?;
     {
         let mut sent = crate::phone::lock(&phone.inner.sent);
         if sent.len() >= MAX_SENT_KEPT {

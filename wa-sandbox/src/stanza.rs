@@ -110,7 +110,7 @@ fn handle_iq(shared: &Shared, number: &str, device: u16, iq: &Node) -> Option<No
     }
     let reply = match iq.attr("xmlns") {
         Some("encrypt") => encrypt(shared, number, device, iq),
-        Some("usync") => usync(shared, number, iq),
+        Some("usync") => usync(shared, iq),
         Some("w:m") => media_conn(shared, iq),
         Some("w:g2") => crate::groups::iq(shared, number, device, iq),
         Some("md") => md(shared, number, device, iq),
@@ -270,7 +270,7 @@ fn fetch_bundles(shared: &Shared, iq: &Node, key: &Node) -> Node {
     iq_result(iq).with_children(vec![Node::new("list").with_children(users)])
 }
 
-fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
+fn usync(shared: &Shared, iq: &Node) -> Node {
     let Some(usync) = iq.child("usync") else {
         return iq_error(iq, 400, "bad-request");
     };
@@ -350,7 +350,6 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
             );
         }
     }
-    let _ = number;
     let mut out = Node::new("usync");
     for key in ["sid", "mode", "context", "index", "last"] {
         if let Some(v) = usync.attr(key) {
