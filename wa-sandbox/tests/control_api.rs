@@ -241,3 +241,30 @@ async fn retry_receipts_pass_through_and_device_removal_is_announced() {
     let (_c, first) = second.login(&sandbox).await;
     assert_eq!(first.attr("reason"), Some("401"));
 }
+
+#[tokio::test]
+async fn read_receipts_to_a_chat_reach_every_device_of_the_sender() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let a = sandbox.create_phone("6281700000021").await.unwrap();
+    let b = sandbox.create_phone("6281700000022").await.unwrap();
+    let (_ca, mut ca) = paired(&sandbox, &a).await;
+    let (_cb, mut cb) = paired(&sandbox, &b).await;
+    for c in [&mut ca, &mut cb] {
+        c.recv_until(|n| n.tag.as_str() == "ib").await.unwrap();
+    }
+    let read = Node::new("receipt")
+        .with_attr("id", "3EB0READ")
+        .with_attr("to", "6281700000022@s.whatsapp.net")
+        .with_attr("type", "read")
+        .with_attr("t", "1700000000");
+    ca.send(&read).await;
+    let ack = ca.recv_until(|n| n.tag.as_str() == "ack").await.unwrap();
+    assert_eq!(ack.attr("class"), Some("receipt"));
+    let got = cb
+        .recv_until(|n| n.tag.as_str() == "receipt")
+        .await
+        .unwrap();
+    assert_eq!(got.attr("type"), Some("read"));
+    assert_eq!(got.attr("from"), Some("6281700000021:1@s.whatsapp.net"));
+    assert_eq!(got.attr("id"), Some("3EB0READ"));
+}
