@@ -25,6 +25,11 @@ use crate::world::{ConnHandle, Outbound, PendingRegistration};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// A client silent for this long is dropped (clients ping every 20–30 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Client stanzas are shallow (a message is five levels deep) and small once inflated.
+const STANZA_LIMITS: DecodeLimits = DecodeLimits {
+    max_inflated_len: 4 << 20,
+    max_depth: 32,
+};
 /// How long a connection stays open after a stream error for the client to close it.
 const STREAM_ERROR_GRACE: Duration = Duration::from_secs(1);
 
@@ -281,7 +286,7 @@ impl Conn {
 
     async fn run(&mut self, rx: &mut mpsc::Receiver<Outbound>) -> Result<(), Close> {
         let mut stop = self.shared.shutdown.subscribe();
-        let limits = DecodeLimits::default();
+        let limits = STANZA_LIMITS;
         loop {
             tokio::select! {
                 incoming = tokio::time::timeout(IDLE_TIMEOUT, self.ws.recv()) => {
