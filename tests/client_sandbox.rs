@@ -528,3 +528,116 @@ async fn an_undecryptable_message_is_retried_and_arrives() {
     assert_eq!(got.text(), Some("second"));
     assert_eq!(got.info.id, sent.id);
 }
+
+#[tokio::test]
+async fn stream_error_515_reconnects_and_401_logs_out() {
+    let sandbox = sandbox().await;
+    let phone = sandbox.create_phone("6281100000111").await.unwrap();
+    let client = client_with(&sandbox, MemoryStore::new());
+    let (jid, mut events) = pair(&phone, &client).await;
+
+    assert!(sandbox.fault().stream_error(&jid, 515));
+    next(&mut events, |e| match e {
+        Event::Disconnected {
+            reason: wa_client::DisconnectReason::RestartRequired,
+            reconnecting: true,
+        } => Some(()),
+        _ => None,
+    })
+    .await;
+    next(&mut events, |e| {
+        matches!(e, Event::Connected { .. }).then_some(())
+    })
+    .await;
+
+    assert!(sandbox.fault().stream_error(&jid, 401));
+    next(&mut events, |e| {
+        matches!(e, Event::LoggedOut { .. }).then_some(())
+    })
+    .await;
+    next(&mut events, |e| match e {
+        Event::Disconnected { reconnecting, .. } => Some(assert!(!reconnecting)),
+        _ => None,
+    })
+    .await;
+    assert!(client.store().load_device().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn logout_unlinks_the_device_and_clears_the_store() {
+    let sandbox = sandbox().await;
+    let phone = sandbox.create_phone("6281100000121").await.unwrap();
+    let client = client_with(&sandbox, MemoryStore::new());
+    let (jid, _events) = pair(&phone, &client).await;
+    client.logout().await.unwrap();
+    assert!(client.store().load_device().await.unwrap().is_none());
+    assert!(!sandbox.devices(&phone.jid()).contains(&jid));
+}
+
+#[tokio::test]
+async fn prekeys_are_refilled_when_the_server_runs_low() {
+    let sandbox = sandbox().await;
+    let phone = sandbox.create_phone("6281100000131").await.unwrap();
+    let client = Client::builder(MemoryStore::new())
+        .ws_url(sandbox.ws_url())
+        .root_key(sandbox.root_public_key())
+        .configure(|c| {
+            c.initial_pre_keys = 6;
+            c.refill_pre_keys = 40;
+        })
+        .build();
+    let (jid, mut events) = pair(&phone, &client).await;
+    assert_eq!(sandbox.prekey_count(&jid), 6);
+    // Two new senders each take one prekey; 4 left is below the threshold.
+    for n in ["6281100000132", "6281100000133"] {
+        let other = sandbox.create_phone(n).await.unwrap();
+        other.send_text(&phone.jid(), "hi").await.unwrap();
+        next_message(&mut events).await;
+    }
+    for _ in 0..100 {
+        if sandbox.prekey_count(&jid) >= 44 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no refill: {} prekeys", sandbox.prekey_count(&jid));
+}
+
+#[tokio::test]
+async fn presence_and_typing_reach_the_other_side() {
+    let sandbox = sandbox().await;
+    let alice_phone = sandbox.create_phone("6281100000141").await.unwrap();
+    let bob_phone = sandbox.create_phone("6281100000142").await.unwrap();
+    let alice = client_with(&sandbox, MemoryStore::new());
+    let bob = client_with(&sandbox, MemoryStore::new());
+    pair(&alice_phone, &alice).await;
+    let (_, mut bob_events) = pair(&bob_phone, &bob).await;
+    bob.subscribe_presence(&alice_phone.jid()).await.unwrap();
+    alice.send_presence(true).await.unwrap();
+    next(&mut bob_events, |e| match e {
+        Event::Presence {
+            from,
+            available: true,
+            ..
+        } if from.user == alice_phone.number() => Some(()),
+        _ => None,
+    })
+    .await;
+    for state in [
+        wa_client::ChatState::Composing,
+        wa_client::ChatState::Recording,
+        wa_client::ChatState::Paused,
+    ] {
+        alice
+            .send_chat_state(&bob_phone.jid(), state)
+            .await
+            .unwrap();
+        let got = next(&mut bob_events, |e| match e {
+            Event::ChatState { state, sender, .. } => Some((state, sender)),
+            _ => None,
+        })
+        .await;
+        assert_eq!(got.0, state);
+        assert_eq!(got.1.user, alice_phone.number());
+    }
+}

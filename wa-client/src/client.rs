@@ -447,7 +447,11 @@ impl Client {
         let result = self.inner.iq(iq).await;
         self.disconnect().await;
         self.inner.store.clear().await?;
-        result.map(|_| ())
+        match result {
+            // The server may close the stream (401) before answering.
+            Ok(_) | Err(Error::NotConnected) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Requests a phone pairing code for `phone` on the current (unpaired) connection; the
