@@ -1,0 +1,205 @@
+//! The README quick start, run against the real binary: `wasap serve --demo` prints the admin
+//! key and URL; a device created over HTTP links by itself, a text to a demo contact is
+//! delivered and its echo lands in the message log; after SIGTERM and a restart on the same
+//! data directory the key stays valid (and is not printed again) and the device comes back.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+struct Gateway {
+    child: Child,
+    url: String,
+    admin_key: Option<String>,
+}
+
+impl Gateway {
+    fn start(data_dir: &std::path::Path) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasap"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("WASAP_ADMIN_KEY")
+            .env_remove("WASAP_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("wasap runs");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut admin_key = None;
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("wasap printed its URL")
+                .expect("stdout is text");
+            if let Some(k) = line.split_whitespace().find(|w| w.starts_with("wsk_")) {
+                admin_key = Some(k.to_string());
+            }
+            if let Some(rest) = line.strip_prefix("Wasap gateway listening on ") {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Gateway {
+            child,
+            url,
+            admin_key,
+        }
+    }
+
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "wasap exited with {status}");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "wasap did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn call(url: &str, key: &str, method: reqwest::Method, body: Option<Value>) -> (u16, Value) {
+    let mut rb = reqwest::Client::new().request(method, url).bearer_auth(key);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let resp = rb.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn poll(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends `text` to the first demo contact and waits for delivery and the echo.
+async fn send_and_get_echo(base: &str, key: &str, device: &str, text: &str) {
+    let (s, m) = call(
+        &format!("{base}/v1/devices/{device}/messages"),
+        key,
+        reqwest::Method::POST,
+        Some(json!({ "to": "6281100000001", "text": text })),
+    )
+    .await;
+    assert_eq!(s, 202, "{m}");
+    let id = m["id"].as_str().unwrap().to_string();
+    poll("delivered", async || {
+        let (_, m) = call(
+            &format!("{base}/v1/messages/{id}"),
+            key,
+            reqwest::Method::GET,
+            None,
+        )
+        .await;
+        (m["status"] == "delivered").then_some(m)
+    })
+    .await;
+    let echo = poll("echo", async || {
+        let (_, v) = call(
+            &format!("{base}/v1/messages?device_id={device}&direction=in"),
+            key,
+            reqwest::Method::GET,
+            None,
+        )
+        .await;
+        v["data"]
+            .as_array()?
+            .iter()
+            .find(|m| m["content"]["text"] == text)
+            .cloned()
+    })
+    .await;
+    assert_eq!(echo["from"], "6281100000001@s.whatsapp.net");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("wasap-serve-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let gw = Gateway::start(&dir);
+    let key = gw
+        .admin_key
+        .clone()
+        .expect("first start prints the admin key");
+    let base = gw.url.clone();
+
+    let (s, dev) = call(
+        &format!("{base}/v1/devices"),
+        &key,
+        reqwest::Method::POST,
+        Some(json!({ "name": "shop" })),
+    )
+    .await;
+    assert_eq!(s, 201, "{dev}");
+    let device = dev["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        &format!("{base}/v1/devices/{device}/connect"),
+        &key,
+        reqwest::Method::POST,
+        None,
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let online = poll("online", async || {
+        let (_, d) = call(
+            &format!("{base}/v1/devices/{device}"),
+            &key,
+            reqwest::Method::GET,
+            None,
+        )
+        .await;
+        (d["status"] == "online").then_some(d)
+    })
+    .await;
+    assert!(online["phone"].as_str().unwrap().starts_with("62812"));
+    send_and_get_echo(&base, &key, &device, "hello from the quick start").await;
+    gw.terminate();
+
+    let gw = Gateway::start(&dir);
+    assert_eq!(
+        gw.admin_key, None,
+        "the key is printed only at the first start"
+    );
+    let base = gw.url.clone();
+    poll("online again", async || {
+        let (s, d) = call(
+            &format!("{base}/v1/devices/{device}"),
+            &key,
+            reqwest::Method::GET,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{d}");
+        (d["status"] == "online").then_some(d)
+    })
+    .await;
+    send_and_get_echo(&base, &key, &device, "still here after a restart").await;
+    gw.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}
