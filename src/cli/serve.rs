@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use wasap::server::{ClientTransport, ClientTransportConfig, Demo, DemoLinker, Server};
+use wasap::server::{ClientTransport, ClientTransportConfig, Config, Demo, DemoLinker, Server};
 
 /// Arguments of `wasap serve`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +33,13 @@ pub struct Args {
     /// contacts 6281100000001..3 echo every text.
     #[arg(long)]
     demo: bool,
+    /// Networks media URLs may point at although they are private or loopback (repeatable,
+    /// e.g. `127.0.0.0/8`); `--demo` allows loopback.
+    #[arg(long = "media-allow", value_name = "CIDR")]
+    media_allow: Vec<String>,
+    /// Let webhook URLs point at private and loopback addresses (on with `--demo`).
+    #[arg(long)]
+    webhooks_allow_private: bool,
 }
 
 /// Starts the gateway and serves until interrupted.
@@ -81,7 +88,24 @@ async fn serve(args: Args) -> Result<(), String> {
         None
     };
     let transport = Arc::new(ClientTransport::new(tc));
+    let mut config = Config::default();
+    for cidr in &args.media_allow {
+        config
+            .media
+            .allow
+            .push(cidr.parse().map_err(|e| format!("--media-allow: {e}"))?);
+    }
+    config.webhooks.allow_private_targets = args.webhooks_allow_private;
+    if args.demo {
+        // Everything runs on this machine in the demo: local receivers and media servers.
+        config
+            .media
+            .allow
+            .push("127.0.0.0/8".parse().map_err(|e| format!("{e}"))?);
+        config.webhooks.allow_private_targets = true;
+    }
     let mut builder = Server::builder()
+        .config(config)
         .data_dir(&args.data_dir)
         .listen(args.listen)
         .admin_key_from_env()

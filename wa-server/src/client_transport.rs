@@ -267,22 +267,30 @@ impl Pump {
                     reconnecting,
                 } => {
                     qr_shown = false;
-                    if reason == DisconnectReason::LoggedOut {
-                        continue; // LoggedOut reports it
+                    // LoggedOut reports itself; a restart (stream error 515, e.g. right
+                    // after pairing) reconnects at once and is no status change.
+                    if matches!(
+                        reason,
+                        DisconnectReason::LoggedOut | DisconnectReason::RestartRequired
+                    ) {
+                        continue;
                     }
                     if ClientTransport::is_paired(&self.client).await {
                         self.status(DeviceStatus::Offline, None);
-                    } else if !reconnecting && reason != DisconnectReason::RestartRequired {
+                    } else if !reconnecting {
                         // Pairing ended (QR codes expired): not linked, not waiting.
                         self.status(DeviceStatus::Created, None);
                     }
                 }
                 Event::LoggedOut { reason } => {
                     tracing::info!(device_id = %self.device_id, %reason, "device logged out");
+                    if self.logging_out.load(Ordering::SeqCst) {
+                        continue; // the API's logout reports it once done
+                    }
                     self.status(DeviceStatus::LoggedOut, None);
                     // In demo mode a fresh sandbox does not know the old credentials: link
                     // again at once (unless the API asked for the logout).
-                    if self.linker.is_some() && !self.logging_out.load(Ordering::SeqCst) {
+                    if self.linker.is_some() {
                         let client = self.client.clone();
                         tokio::spawn(async move {
                             // Let the finished connection task be reaped first.
