@@ -101,7 +101,7 @@ async fn serve(args: Args) -> Result<(), String> {
         config
             .media
             .allow
-            .push("127.0.0.0/8".parse().map_err(|e| format!("{e}"))?);
+            .push("127.0.0.0/8".parse().map_err(|e: String| e)?);
         config.webhooks.allow_private_targets = true;
     }
     let mut builder = Server::builder()

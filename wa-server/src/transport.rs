@@ -183,6 +183,9 @@ pub struct InboundMessage {
 /// Something that happened on a device.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+// Events are few and moved once into a channel; boxing the inbound message would only make
+// constructing them clumsier.
+#[allow(clippy::large_enum_variant)]
 pub enum TransportEvent {
     /// The device's connection state changed.
     Status {
