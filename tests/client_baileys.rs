@@ -98,10 +98,10 @@ async fn pair(phone: &Phone, client: &Client) -> EventStream {
 async fn message(events: &mut EventStream, text: &str) -> Box<MessageEvent> {
     tokio::time::timeout(WAIT, async {
         loop {
-            if let Some(Event::Message(m)) = events.next().await {
-                if m.text() == Some(text) {
-                    return m;
-                }
+            if let Some(Event::Message(m)) = events.next().await
+                && m.text() == Some(text)
+            {
+                return m;
             }
         }
     })

@@ -457,7 +457,7 @@ async fn receipts_reach_the_sender() {
     .await;
     assert_eq!(delivered.ids, vec![sent.id.clone()]);
     assert_eq!(delivered.chat, bob_phone.jid());
-    bob.mark_read(got.chat(), None, &[got.info.id.clone()])
+    bob.mark_read(got.chat(), None, std::slice::from_ref(&got.info.id))
         .await
         .unwrap();
     let read = next(&mut alice_events, |e| match e {
@@ -555,11 +555,12 @@ async fn stream_error_515_reconnects_and_401_logs_out() {
         matches!(e, Event::LoggedOut { .. }).then_some(())
     })
     .await;
-    next(&mut events, |e| match e {
-        Event::Disconnected { reconnecting, .. } => Some(assert!(!reconnecting)),
+    let reconnecting = next(&mut events, |e| match e {
+        Event::Disconnected { reconnecting, .. } => Some(reconnecting),
         _ => None,
     })
     .await;
+    assert!(!reconnecting);
     assert!(client.store().load_device().await.unwrap().is_none());
 }
 
