@@ -6,12 +6,14 @@
 //   {"op":"next_event","kind","timeout_ms","match"?} -> the first buffered event of that kind
 //      (consumed; for "message", match = text and from_me = fromMe to wait for), or
 //      {"error":"timeout"}
+//   {"op":"pair_code","number"}                      -> {"code"}: phone-number pairing
 //   {"op":"send","to","text"}                       -> {"id"}
 //   {"op":"group_create","subject","participants"}  -> {"jid"}
 //   {"op":"group_metadata","jid"}                    -> {"participants":[…],"subject"}
 //   {"op":"me"}                                      -> {"id","lid"}
 //   {"op":"stop"}                                    -> {"ok":true}
 // Kinds of events: "qr" {qr}, "open" {}, "close" {code}, "message" {id,from,participant,fromMe,text}.
+// The socket reconnects by itself after any close except a logout (401) or a takeover (440).
 // Set SANDBOX_PEER_LOG=debug to see Baileys' log on stderr.
 import { createInterface } from 'node:readline';
 import { mkdirSync } from 'node:fs';
@@ -51,6 +53,9 @@ const connect = () => {
     markOnlineOnConnect: false,
     syncFullHistory: false,
     fireInitQueries: true,
+    // Sandbox phones send no history sync; without this Baileys buffers every event for
+    // 20 s after its first login, waiting for one.
+    shouldSyncHistoryMessage: () => false,
     getMessage: async (key) => sent.get(key.id),
   });
   sock.ev.on('creds.update', auth.saveCreds);
@@ -60,8 +65,10 @@ const connect = () => {
     if (update.connection === 'close') {
       const code = update.lastDisconnect?.error?.output?.statusCode;
       push({ kind: 'close', code });
-      // Baileys leaves reconnecting to the application; 515 is the restart after pairing.
-      if (code === DisconnectReason.restartRequired && !config.stopped) connect();
+      // Baileys leaves reconnecting to the application: reconnect like a typical bot does
+      // (515 after pairing, dropped connections, 503), except after a logout or a takeover.
+      const final = code === DisconnectReason.loggedOut || code === DisconnectReason.connectionReplaced;
+      if (!config.stopped && !final) setTimeout(connect, code === DisconnectReason.restartRequired ? 0 : 200);
     }
   });
   sock.ev.on('messages.upsert', ({ messages }) => {
@@ -104,6 +111,9 @@ const ops = {
     return { ok: true };
   },
   next_event: nextEvent,
+  async pair_code({ number }) {
+    return { code: await sock.requestPairingCode(number) };
+  },
   async send({ to, text }) {
     const message = await sock.sendMessage(to, { text });
     sent.set(message.key.id, message.message);

@@ -40,8 +40,8 @@ impl Baileys {
         self.call(json!({"op": "next_event", "kind": "message", "match": text, "from_me": false, "timeout_ms": 30_000}))
     }
 
-    /// Starts Baileys against the sandbox and pairs it with `phone` through a QR scan.
-    async fn paired(sandbox: &Sandbox, phone: &Phone, name: &str) -> Baileys {
+    /// Starts Baileys against the sandbox; it connects and registers.
+    fn start(sandbox: &Sandbox, name: &str) -> Baileys {
         let dir = std::env::temp_dir().join(format!("wasap-baileys-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut b = Baileys {
@@ -54,6 +54,12 @@ impl Baileys {
             "root": hex::encode(sandbox.root_public_key()),
             "dir": dir.to_string_lossy(),
         }));
+        b
+    }
+
+    /// Starts Baileys against the sandbox and pairs it with `phone` through a QR scan.
+    async fn paired(sandbox: &Sandbox, phone: &Phone, name: &str) -> Baileys {
+        let mut b = Baileys::start(sandbox, name);
         let qr = b.event("qr")["qr"].as_str().unwrap().to_owned();
         let device = phone.scan_qr(&qr).await.expect("phone scans Baileys' QR");
         assert_eq!(device.user, phone.number());
@@ -158,5 +164,55 @@ async fn baileys_pairs_and_exchanges_texts_with_phones_peers_and_groups() {
 
     a.call(json!({"op": "stop"}));
     c.call(json!({"op": "stop"}));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baileys_pairs_by_phone_code_and_survives_drops_and_stream_errors() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let phone = sandbox.create_phone("6281200000011").await.unwrap();
+    let friend = sandbox.create_phone("6281200000012").await.unwrap();
+    let mut b = Baileys::start(&sandbox, "code");
+    b.event("qr");
+    let code = b.call(json!({"op": "pair_code", "number": "6281200000011"}))["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(code.len(), 8);
+    let device = phone
+        .enter_pair_code(&code)
+        .await
+        .expect("phone-code pairing");
+    assert_eq!(device, Jid::pn_device("6281200000011", 1));
+    assert_eq!(b.event("close")["code"], 515);
+    b.event("open");
+    wait_prekeys(&sandbox, &device).await;
+
+    friend
+        .send_text(&phone.jid(), "paired by code")
+        .await
+        .unwrap();
+    b.message("paired by code");
+
+    // Dropped: Baileys reconnects and receives what arrived meanwhile from the offline queue.
+    assert!(sandbox.fault().drop_connection(&device));
+    b.event("close");
+    friend
+        .send_text(&phone.jid(), "while reconnecting")
+        .await
+        .unwrap();
+    b.event("open");
+    b.message("while reconnecting");
+
+    // A 503 stream error: Baileys reconnects too.
+    assert!(sandbox.fault().stream_error(&device, 503));
+    b.event("close");
+    b.event("open");
+    b.call(json!({"op": "send", "to": "6281200000012@s.whatsapp.net", "text": "still here"}));
+    friend
+        .wait_for_text(|t| t == "still here", WAIT)
+        .await
+        .expect("friend gets it");
+    b.call(json!({"op": "stop"}));
     sandbox.shutdown().await;
 }

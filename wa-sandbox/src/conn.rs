@@ -25,6 +25,13 @@ use crate::world::{ConnHandle, Outbound, PendingRegistration};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// A client silent for this long is dropped (clients ping every 20–30 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Client stanzas are shallow (a message is five levels deep) and small once inflated.
+const STANZA_LIMITS: DecodeLimits = DecodeLimits {
+    max_inflated_len: 4 << 20,
+    max_depth: 32,
+};
+/// How long a connection stays open after a stream error for the client to close it.
+const STREAM_ERROR_GRACE: Duration = Duration::from_secs(1);
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -54,19 +61,22 @@ pub(crate) struct Conn {
     framer: FrameEncoder,
     decoder: FrameDecoder,
     pub delay: Option<Duration>,
+    /// A queued stanza whose send failed: it goes back to the device's queue.
+    unsent: Option<Node>,
 }
 
 pub(crate) async fn serve(ws: WebSocket, shared: Arc<Shared>) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
     shared.world().stats.connections_accepted += 1;
-    let (tx, rx) = mpsc::channel(shared.config.connection_queue.max(8));
+    let (tx, mut rx) = mpsc::channel(shared.config.connection_queue.max(8));
     let handle = ConnHandle { id, tx };
     let Some(mut conn) = handshake(ws, shared.clone(), id, &handle).await else {
         return;
     };
-    let result = conn.run(rx).await;
+    let result = conn.run(&mut rx).await;
+    // Detach first, so nothing more is routed to a connection that is closing.
+    conn.unregister(&mut rx);
     conn.finish(result).await;
-    conn.unregister();
 }
 
 async fn recv_frame(ws: &mut WebSocket, decoder: &mut FrameDecoder) -> Option<Vec<u8>> {
@@ -125,6 +135,7 @@ async fn handshake(
         framer,
         decoder,
         delay: None,
+        unsent: None,
     };
     match read_client_payload(&finished.payload) {
         Ok(ClientHello::Login { phone, device, .. }) => {
@@ -211,7 +222,10 @@ impl Conn {
                     .map(|r| r.offline.drain(..).collect())
                     .unwrap_or_default();
                 let delay = w.delays.get(&(number.clone(), d)).copied();
-                w.stats.connections_online += 1;
+                if old.is_none() {
+                    // A replaced connection is not counted twice.
+                    w.stats.connections_online += 1;
+                }
                 (lid, queued, old, delay)
             })
         };
@@ -270,9 +284,9 @@ impl Conn {
             .map_err(|_| Close::Quiet)
     }
 
-    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>) -> Result<(), Close> {
+    async fn run(&mut self, rx: &mut mpsc::Receiver<Outbound>) -> Result<(), Close> {
         let mut stop = self.shared.shutdown.subscribe();
-        let limits = DecodeLimits::default();
+        let limits = STANZA_LIMITS;
         loop {
             tokio::select! {
                 incoming = tokio::time::timeout(IDLE_TIMEOUT, self.ws.recv()) => {
@@ -295,7 +309,12 @@ impl Conn {
                     }
                 }
                 out = rx.recv() => match out {
-                    Some(Outbound::Node(n)) => self.send(&n).await?,
+                    Some(Outbound::Node(n)) => {
+                        if let Err(e) = self.send(&n).await {
+                            self.unsent = Some(n);
+                            return Err(e);
+                        }
+                    }
                     Some(Outbound::StreamError(code)) => return Err(Close::Protocol(code)),
                     Some(Outbound::Replaced) => {
                         let node = Node::new("stream:error").with_children(vec![
@@ -318,12 +337,26 @@ impl Conn {
                 self.shared.world().stats.protocol_errors += 1;
             }
             let node = Node::new("stream:error").with_attr("code", code.to_string());
-            let _ = self.send(&node).await;
+            if self.send(&node).await.is_ok() {
+                // Like WhatsApp, let the client close first (briefly): a client that sees the
+                // socket close before it read the stream error reports "connection closed"
+                // instead of the code (Baileys does, e.g. 428 instead of 515).
+                let _ = tokio::time::timeout(STREAM_ERROR_GRACE, async {
+                    while let Some(Ok(m)) = self.ws.recv().await {
+                        if matches!(m, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
         }
         let _ = self.ws.close().await;
     }
 
-    fn unregister(&self) {
+    /// Forgets the connection; stanzas still waiting in its queue go to the device's next
+    /// connection (or its offline queue).
+    fn unregister(&mut self, rx: &mut mpsc::Receiver<Outbound>) {
         let mut w = self.shared.world();
         match &self.peer {
             Peer::Device { number, device } => {
@@ -331,8 +364,18 @@ impl Conn {
                 if w.conns.get(&key).is_some_and(|c| c.id == self.id) {
                     w.conns.remove(&key);
                     w.stats.connections_online = w.stats.connections_online.saturating_sub(1);
+                    crate::presence::went_offline(&mut w, number, *device);
                 }
-                crate::presence::went_offline(&mut w, number, *device);
+                rx.close();
+                if let Some(node) = self.unsent.take() {
+                    w.deliver(number, *device, node);
+                }
+                while let Ok(out) = rx.try_recv() {
+                    if let Outbound::Node(node) = out {
+                        w.stats.stanzas_routed = w.stats.stanzas_routed.saturating_sub(1);
+                        w.deliver(number, *device, node);
+                    }
+                }
             }
             Peer::Registering => {
                 if let Some(mut reg) = w.registrations.remove(&self.id) {

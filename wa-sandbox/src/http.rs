@@ -85,7 +85,7 @@ impl From<SandboxError> for ApiError {
             | SandboxError::NoSuchDevice(_)
             | SandboxError::NoSuchGroup(_) => StatusCode::NOT_FOUND,
             SandboxError::BadNumber(_) | SandboxError::BadJid(_) => StatusCode::BAD_REQUEST,
-            SandboxError::Pairing(_) => StatusCode::CONFLICT,
+            SandboxError::Pairing(_) | SandboxError::NoPendingCode => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(code, e.to_string())

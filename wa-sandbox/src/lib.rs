@@ -26,6 +26,7 @@ mod groups;
 mod http;
 mod pairing;
 mod phone;
+mod phone_store;
 mod presence;
 mod route;
 mod send;
@@ -68,6 +69,9 @@ pub enum SandboxError {
     /// Pairing failed (bad QR, companion gone, signature mismatch, timeout…).
     #[error("pairing failed: {0}")]
     Pairing(String),
+    /// No companion asked for phone-code pairing with this number.
+    #[error("no companion asked for a pairing code for this number")]
+    NoPendingCode,
     /// A phone's Signal operation failed.
     #[error("signal: {0}")]
     Signal(#[from] wa_core::signal::SignalError),
@@ -77,6 +81,9 @@ pub enum SandboxError {
     /// The state file could not be read or written.
     #[error("state file: {0}")]
     State(String),
+    /// The server refused a stanza.
+    #[error("rejected: {0}")]
+    Rejected(String),
     /// The sandbox was shut down.
     #[error("the sandbox is shut down")]
     ShutDown,

@@ -17,10 +17,11 @@ use wa_core::binary::{Jid, Node};
 use wa_core::crypto::KeyPair;
 use wa_core::proto;
 use wa_core::signal::{
-    IdentityKeyPair, InMemorySignalStore, PreKeyBundle, ProtocolAddress,
-    SenderKeyDistributionMessage, SenderKeyName, SessionStore, generate_registration_id, group,
-    session, unpad_message,
+    PreKeyBundle, ProtocolAddress, SenderKeyDistributionMessage, SenderKeyName, SessionStore,
+    generate_registration_id, group, session, unpad_message,
 };
+
+use crate::phone_store::PhoneStore;
 
 use crate::SandboxError;
 use crate::server::Shared;
@@ -67,14 +68,15 @@ impl std::fmt::Debug for Phone {
 pub(crate) struct PhoneInner {
     pub number: String,
     pub identity: KeyPair,
-    pub store: InMemorySignalStore,
+    pub store: PhoneStore,
     pub registration_id: u32,
     pub shared: Weak<Shared>,
     received: Mutex<Vec<ReceivedMessage>>,
+    /// Recently sent messages by id (chat, message), for retry receipts.
+    pub sent: Mutex<std::collections::VecDeque<(String, Jid, proto::Message)>>,
     arrived: Notify,
     echo: AtomicBool,
     inbox: mpsc::Sender<Node>,
-    next_prekey: Mutex<u32>,
 }
 
 impl Phone {
@@ -93,10 +95,7 @@ impl Phone {
         registration_id: u32,
         shared: Weak<Shared>,
     ) -> Phone {
-        let store = InMemorySignalStore::new(
-            IdentityKeyPair::from_key_pair(identity.clone()),
-            registration_id,
-        );
+        let store = PhoneStore::new(identity.clone(), registration_id);
         let (tx, rx) = mpsc::channel(INBOX_CAPACITY);
         let phone = Phone {
             inner: Arc::new(PhoneInner {
@@ -106,10 +105,10 @@ impl Phone {
                 registration_id,
                 shared,
                 received: Mutex::new(Vec::new()),
+                sent: Mutex::new(std::collections::VecDeque::new()),
                 arrived: Notify::new(),
                 echo: AtomicBool::new(false),
                 inbox: tx,
-                next_prekey: Mutex::new(1),
             }),
         };
         tokio::spawn(run(Arc::downgrade(&phone.inner), rx));
@@ -144,8 +143,19 @@ impl Phone {
 
     /// The user types the 8-character code shown by a companion that asked for phone-code
     /// pairing with this number. Returns the companion's device JID once paired.
+    ///
+    /// A companion's `companion_hello` may still be in flight when the code is shown, so
+    /// this waits up to 5 s for it.
     pub async fn enter_pair_code(&self, code: &str) -> Result<Jid, SandboxError> {
-        let rx = self.shared()?.enter_pair_code(self, code)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let rx = loop {
+            match self.shared()?.enter_pair_code(self, code) {
+                Err(SandboxError::NoPendingCode) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => break other?,
+            }
+        };
         wait_pairing(rx).await
     }
 
@@ -228,15 +238,7 @@ impl Phone {
     /// A prekey bundle of device 0 with a fresh one-time prekey (phones have an endless
     /// supply).
     pub(crate) fn bundle(&self) -> PreKeyBundle {
-        let id = {
-            let mut next = lock(&self.inner.next_prekey);
-            let id = *next;
-            *next = if id >= 0x00FF_FFFF { 1 } else { id + 1 };
-            id
-        };
-        let mut bundle = self.inner.store.new_prekey_bundle(id, &mut OsRng);
-        bundle.device_id = 0;
-        bundle
+        self.inner.store.bundle()
     }
 
     /// Makes sure a session with `device` exists, fetching a bundle from the server.
@@ -272,7 +274,7 @@ pub(crate) fn address_of(jid: &Jid) -> ProtocolAddress {
     ProtocolAddress::from_jid_parts(&jid.user, jid.domain_type(), u32::from(jid.device()))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -291,8 +293,14 @@ async fn run(phone: Weak<PhoneInner>, mut rx: mpsc::Receiver<Node>) {
     while let Some(node) = rx.recv().await {
         let Some(inner) = phone.upgrade() else { return };
         let phone = Phone { inner };
-        if node.tag.as_str() == "message" {
-            handle_message(&phone, &node).await;
+        match node.tag.as_str() {
+            "message" => handle_message(&phone, &node).await,
+            "receipt" if node.attr("type") == Some("retry") => {
+                if let Some(shared) = phone.inner.shared.upgrade() {
+                    crate::send::resend_on_retry(&shared, &phone, &node).await;
+                }
+            }
+            _ => {}
         }
     }
 }

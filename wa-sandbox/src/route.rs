@@ -24,7 +24,7 @@ pub(crate) fn route_message(
         .ok_or(Close::Protocol(400))?;
     let t = now().to_string();
     let kind = node.attr("type").unwrap_or("text").to_owned();
-    let sender = Jid::pn_device(number, device);
+    let sender = device_jid(number, device);
     let device_identity = node.child("device-identity").cloned();
     let skmsg = node
         .children_by_tag("enc")
@@ -145,6 +145,28 @@ pub(crate) fn route_message(
     Ok(ack(&id, &to, &t))
 }
 
+/// A device's JID as deliveries name it: the primary device (0) without a device part,
+/// as WhatsApp writes it.
+pub(crate) fn device_jid(number: &str, device: u16) -> Jid {
+    if device == 0 {
+        Jid::pn(number)
+    } else {
+        Jid::pn_device(number, device)
+    }
+}
+
+/// The device a receipt names, or every device of the user when it names none (read
+/// receipts are addressed to the chat).
+fn receipt_targets(w: &crate::world::World, number: String, jid: &Jid) -> Vec<(String, u16)> {
+    if jid.device_id.is_some() {
+        return vec![(number, jid.device())];
+    }
+    w.accounts
+        .get(&number)
+        .map(|a| a.devices.keys().map(|d| (number.clone(), *d)).collect())
+        .unwrap_or_default()
+}
+
 fn ack(id: &str, to: &Jid, t: &str) -> Node {
     Node::new("ack")
         .with_attr("class", "message")
@@ -160,7 +182,7 @@ impl Shared {
             return;
         };
         let Some(id) = node.attr("id") else { return };
-        let receiver = Jid::pn_device(number, device);
+        let receiver = device_jid(number, device);
         let mut out = Node::new("receipt").with_attr("id", id.to_owned());
         let mut targets: Vec<(String, u16)> = Vec::new();
         let mut w = self.world();
@@ -172,7 +194,7 @@ impl Shared {
                 .with_attr("from", to.to_string())
                 .with_attr("participant", receiver.to_string());
             if let Some(n) = w.resolve_user(&participant) {
-                targets.push((n, participant.device()));
+                targets.extend(receipt_targets(&w, n, &participant));
             }
         } else {
             out = out.with_attr("from", receiver.to_string());
@@ -180,18 +202,7 @@ impl Shared {
                 out = out.with_attr("recipient", r.to_owned());
             }
             if let Some(n) = w.resolve_user(&to) {
-                if to.device_id.is_some() {
-                    targets.push((n, to.device()));
-                } else {
-                    for d in w
-                        .accounts
-                        .get(&n)
-                        .map(|a| a.devices.keys().copied().collect::<Vec<_>>())
-                        .unwrap_or_default()
-                    {
-                        targets.push((n.clone(), d));
-                    }
-                }
+                targets.extend(receipt_targets(&w, n, &to));
             }
         }
         if let Some(kind) = node.attr("type") {

@@ -6,9 +6,7 @@ use rand::rngs::OsRng;
 use wa_core::binary::{Jid, Node};
 use wa_core::message::{new_message_id, wrap_device_sent};
 use wa_core::proto;
-use wa_core::signal::{
-    CiphertextKind, ProtocolAddress, SenderKeyName, group, pad_message, session,
-};
+use wa_core::signal::{ProtocolAddress, SenderKeyName, group, pad_message, session};
 
 use crate::SandboxError;
 use crate::phone::Phone;
@@ -114,7 +112,6 @@ pub(crate) async fn phone_send(
                 );
             }
         }
-        let _ = CiphertextKind::Msg;
         children.push(Node::new("participants").with_children(participants));
     }
     let stanza = Node::new("message")
@@ -123,6 +120,131 @@ pub(crate) async fn phone_send(
         .with_attr("type", "text")
         .with_children(children);
     crate::route::route_message(shared, &number, 0, &stanza)
-        .map_err(|_| SandboxError::Pairing("routing failed".into()))?;
+        .map_err(|_| SandboxError::Rejected("the server refused the phone's message".into()))?;
+    {
+        let mut sent = crate::phone::lock(&phone.inner.sent);
+        if sent.len() >= MAX_SENT_KEPT {
+            sent.pop_front();
+        }
+        sent.push_back((id.clone(), to.to_non_ad(), message.clone()));
+    }
     Ok(id)
+}
+
+/// Sent messages a phone keeps for answering retry receipts.
+const MAX_SENT_KEPT: usize = 1000;
+
+fn be(bytes: Option<&[u8]>) -> Option<u32> {
+    let b = bytes?;
+    (!b.is_empty() && b.len() <= 4).then(|| b.iter().fold(0u32, |a, x| (a << 8) | u32::from(*x)))
+}
+
+fn key32(node: Option<&Node>) -> Option<[u8; 32]> {
+    node?.content_bytes()?.try_into().ok()
+}
+
+/// The bundle a retry receipt carries in `<keys>` (sent when its count is above 1).
+fn bundle_from_retry(receipt: &Node, device: u32) -> Option<wa_core::signal::PreKeyBundle> {
+    use wa_core::signal::{PreKeyBundle, PublicKey};
+    let keys = receipt.child("keys")?;
+    let registration = be(receipt
+        .child("registration")
+        .and_then(|n| n.content_bytes()))?;
+    let identity = key32(keys.child("identity"))?;
+    let skey = keys.child("skey")?;
+    let signature: [u8; 64] = skey.child("signature")?.content_bytes()?.try_into().ok()?;
+    let pre_key = keys.child("key").and_then(|k| {
+        Some((
+            be(k.child("id").and_then(|n| n.content_bytes()))?,
+            PublicKey::from_bytes(key32(k.child("value"))?),
+        ))
+    });
+    Some(PreKeyBundle {
+        registration_id: registration,
+        device_id: device,
+        pre_key,
+        signed_pre_key_id: be(skey.child("id").and_then(|n| n.content_bytes()))?,
+        signed_pre_key: PublicKey::from_bytes(key32(skey.child("value"))?),
+        signed_pre_key_signature: signature,
+        identity_key: PublicKey::from_bytes(identity),
+    })
+}
+
+/// A device could not decrypt one of the phone's messages: start a fresh session with it
+/// (from the receipt's keys, or a new bundle) and send that message to it alone.
+pub(crate) async fn resend_on_retry(shared: &Shared, phone: &Phone, receipt: &Node) {
+    let Some(id) = receipt.attr("id") else { return };
+    let device: Option<Jid> = match receipt.attr_jid("participant") {
+        Some(Ok(p))
+            if receipt
+                .attr_jid("from")
+                .and_then(Result::ok)
+                .is_some_and(|f| f.is_group()) =>
+        {
+            Some(p)
+        }
+        _ => receipt.attr_jid("from").and_then(Result::ok),
+    };
+    let Some(device) = device else { return };
+    let original = crate::phone::lock(&phone.inner.sent)
+        .iter()
+        .find(|(sent_id, _, _)| sent_id == id)
+        .map(|(_, chat, m)| (chat.clone(), m.clone()));
+    let Some((chat, message)) = original else {
+        return;
+    };
+    let store = &phone.inner.store;
+    let address = crate::phone::address_of(&device);
+    let bundle = bundle_from_retry(receipt, u32::from(device.device()))
+        .or_else(|| shared.take_bundle(&device));
+    let Some(bundle) = bundle else { return };
+    if session::process_prekey_bundle(store, &address, &bundle, &mut OsRng)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut message = if device.user == phone.number() {
+        wrap_device_sent(&message, &chat.to_string(), None)
+    } else {
+        message
+    };
+    if chat.is_group() {
+        let name = SenderKeyName::new(chat.to_string(), ProtocolAddress::new(phone.number(), 0));
+        let Ok(skdm) = group::create_distribution_message(store, &name, &mut OsRng).await else {
+            return;
+        };
+        message.sender_key_distribution_message =
+            Some(proto::message::SenderKeyDistributionMessage {
+                group_id: Some(chat.to_string()),
+                axolotl_sender_key_distribution_message: Some(skdm.encode().into()),
+            });
+    }
+    let plain = pad_message(&message.encode_to_vec(), &mut OsRng);
+    let Ok(ct) = session::encrypt(store, &address, &plain).await else {
+        return;
+    };
+    let count = receipt
+        .child("retry")
+        .and_then(|r| r.attr("count"))
+        .unwrap_or("1")
+        .to_owned();
+    let enc = enc(ct.kind.enc_type(), ct.bytes).with_attr("count", count);
+    let stanza = if chat.is_group() {
+        Node::new("message")
+            .with_attr("to", chat.to_string())
+            .with_attr("id", id.to_owned())
+            .with_attr("type", "text")
+            .with_children(vec![Node::new("participants").with_children(vec![
+                Node::new("to").with_attr("jid", device.to_string()).with_children(vec![enc]),
+            ])])
+    } else {
+        Node::new("message")
+            .with_attr("to", device.to_string())
+            .with_attr("id", id.to_owned())
+            .with_attr("type", "text")
+            .with_attr("device_fanout", "false")
+            .with_children(vec![enc])
+    };
+    let _ = crate::route::route_message(shared, phone.number(), 0, &stanza);
 }

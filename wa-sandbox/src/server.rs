@@ -232,9 +232,7 @@ impl Shared {
             })
             .map(|(id, _)| *id)
             .max()
-            .ok_or_else(|| {
-                SandboxError::Pairing("no companion asked for a code for this number".into())
-            })?;
+            .ok_or(SandboxError::NoPendingCode)?;
         let reg = w.registrations.get_mut(&conn_id).expect("found above");
         let pending = reg.code.as_mut().expect("filtered");
         let primary = wa_core::pair::code::PrimaryCodePairing::new(

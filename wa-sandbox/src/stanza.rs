@@ -110,7 +110,7 @@ fn handle_iq(shared: &Shared, number: &str, device: u16, iq: &Node) -> Option<No
     }
     let reply = match iq.attr("xmlns") {
         Some("encrypt") => encrypt(shared, number, device, iq),
-        Some("usync") => usync(shared, number, iq),
+        Some("usync") => usync(shared, iq),
         Some("w:m") => media_conn(shared, iq),
         Some("w:g2") => crate::groups::iq(shared, number, device, iq),
         Some("md") => md(shared, number, device, iq),
@@ -270,7 +270,7 @@ fn fetch_bundles(shared: &Shared, iq: &Node, key: &Node) -> Node {
     iq_result(iq).with_children(vec![Node::new("list").with_children(users)])
 }
 
-fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
+fn usync(shared: &Shared, iq: &Node) -> Node {
     let Some(usync) = iq.child("usync") else {
         return iq_error(iq, 400, "bad-request");
     };
@@ -315,10 +315,11 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
                             .collect::<Vec<_>>()
                     })
                     .unwrap_or_default();
-                children.push(
-                    Node::new("devices")
-                        .with_children(vec![Node::new("device-list").with_children(devices)]),
-                );
+                let mut devices_children = vec![Node::new("device-list").with_children(devices)];
+                if let Some(a) = account.as_ref().and_then(|n| w.accounts.get(n)) {
+                    devices_children.push(key_index_list(a));
+                }
+                children.push(Node::new("devices").with_children(devices_children));
             }
             if wants("contact") {
                 let kind = if account.is_some() { "in" } else { "out" };
@@ -349,7 +350,6 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
             );
         }
     }
-    let _ = number;
     let mut out = Node::new("usync");
     for key in ["sid", "mode", "context", "index", "last"] {
         if let Some(v) = usync.attr(key) {
@@ -360,6 +360,33 @@ fn usync(shared: &Shared, number: &str, iq: &Node) -> Node {
         Node::new("result"),
         Node::new("list").with_children(users),
     ])])
+}
+
+/// `<key-index-list ts>`: the phone-signed `ADVSignedKeyIndexList` of the account's linked
+/// companions.
+fn key_index_list(account: &crate::world::Account) -> Node {
+    let valid: Vec<u32> = account
+        .devices
+        .iter()
+        .filter(|(d, _)| **d != 0)
+        .map(|(_, r)| r.key_index)
+        .collect();
+    let ts = now();
+    let list = wa_core::pair::KeyIndexList {
+        raw_id: account.raw_id,
+        timestamp: ts,
+        current_index: account.next_key_index.saturating_sub(1),
+        valid_indexes: valid,
+        hosted: false,
+    };
+    let signed = wa_core::pair::sign_key_index_list(
+        &list,
+        &account.phone.inner.identity,
+        &crate::server::random64(),
+    );
+    Node::new("key-index-list")
+        .with_attr("ts", ts.to_string())
+        .with_bytes(signed)
 }
 
 fn media_conn(shared: &Shared, iq: &Node) -> Node {
@@ -385,11 +412,29 @@ fn md(shared: &Shared, number: &str, device: u16, iq: &Node) -> Node {
             .unwrap_or(device);
         if target != 0 {
             let mut w = shared.world();
-            if let Some(a) = w.accounts.get_mut(number) {
-                a.devices.remove(&target);
-            }
+            let removed = w
+                .accounts
+                .get_mut(number)
+                .and_then(|a| a.devices.remove(&target));
             if let Some(c) = w.conns.remove(&(number.to_owned(), target)) {
                 let _ = c.tx.try_send(crate::world::Outbound::StreamError(401));
+            }
+            if removed.is_some() {
+                let jid = Jid::pn_device(number, target).to_string();
+                for (n, d) in interested_devices(&w, number) {
+                    if d == 0 {
+                        continue;
+                    }
+                    let note = Node::new("notification")
+                        .with_attr("from", Jid::pn(number).to_string())
+                        .with_attr("type", "devices")
+                        .with_attr("id", shared.stanza_id())
+                        .with_attr("t", now().to_string())
+                        .with_children(vec![Node::new("remove").with_children(vec![
+                            Node::new("device").with_attr("jid", jid.clone()),
+                        ])]);
+                    w.deliver(&n, d, note);
+                }
             }
             drop(w);
             shared.save_state();

@@ -1,6 +1,6 @@
 //! The optional state file: accounts, devices with their registered keys and prekeys,
 //! phone identities, groups and the root key, as JSON written atomically (temp file +
-//! rename). Offline queues and phones' Signal sessions are not kept.
+//! rename), including the phones' Signal state. Offline queues are not kept.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -33,6 +33,8 @@ pub(crate) struct AccountSnapshot {
     #[serde(with = "hex32")]
     pub phone_identity_private: [u8; 32],
     pub phone_registration_id: u32,
+    #[serde(default)]
+    pub phone_signal: crate::phone_store::PhoneStoreSnapshot,
     pub devices: BTreeMap<u16, DeviceRecord>,
 }
 
@@ -50,6 +52,7 @@ pub(crate) fn save(shared: &Shared, path: &Path) -> Result<(), SandboxError> {
                 next_key_index: a.next_key_index,
                 phone_identity_private: a.phone.inner.identity.private,
                 phone_registration_id: a.phone.inner.registration_id,
+                phone_signal: a.phone.inner.store.snapshot(),
                 devices: a.devices.clone(),
             })
             .collect();
@@ -88,6 +91,7 @@ pub(crate) fn restore(shared: &Shared, snapshot: Snapshot) -> Result<(), Sandbox
             a.phone_registration_id,
             shared.weak_self.clone(),
         );
+        phone.inner.store.restore(a.phone_signal);
         lids.insert(a.lid.clone(), a.number.clone());
         let mut devices = a.devices;
         devices.insert(0, crate::server::phone_record(&phone));

@@ -275,6 +275,19 @@ async fn usync_lists_devices_and_pairing_notifies_the_other_devices() {
         .map(|d| (d.attr("id").unwrap(), d.attr("key-index")))
         .collect();
     assert_eq!(ids, vec![("0", None), ("1", Some("1")), ("2", Some("2"))]);
+    let list = users[0]
+        .child("devices")
+        .unwrap()
+        .child("key-index-list")
+        .unwrap();
+    let verified = wa_core::pair::verify_key_index_list(
+        list.content_bytes().unwrap(),
+        Some(&phone.identity_public()),
+    )
+    .expect("signed by the phone");
+    assert_eq!(verified.valid_indexes, vec![1, 2]);
+    assert_eq!(verified.current_index, 2);
+    assert!(verified.allows(2, Some(2)));
     assert!(
         users[0]
             .child("lid")
@@ -349,7 +362,7 @@ async fn media_conn_host_accepts_uploads_and_serves_them() {
 }
 
 #[tokio::test]
-async fn state_file_keeps_root_key_accounts_and_devices_across_restarts() {
+async fn state_file_keeps_keys_accounts_devices_and_phone_sessions_across_restarts() {
     let path =
         std::env::temp_dir().join(format!("wasap-sandbox-state-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&path);
@@ -360,8 +373,19 @@ async fn state_file_keeps_root_key_accounts_and_devices_across_restarts() {
     let sandbox = Sandbox::start(config.clone()).await.unwrap();
     let root = sandbox.root_public_key();
     let phone = sandbox.create_phone("6281400000051").await.unwrap();
+    let other = sandbox.create_phone("6281400000052").await.unwrap();
     let identity = phone.identity_public();
-    let (companion, client) = paired(&sandbox, &phone).await;
+    let (companion, mut client) = paired(&sandbox, &phone).await;
+    let store = signal_store(&companion, &mut client, 10).await;
+    other
+        .send_text(&phone.jid(), "before restart")
+        .await
+        .unwrap();
+    let m = client
+        .recv_until(|n| n.tag.as_str() == "message")
+        .await
+        .unwrap();
+    assert_eq!(decrypt_text(&store, &m).await, "before restart");
     drop(client);
     sandbox.shutdown().await;
 
@@ -370,8 +394,63 @@ async fn state_file_keeps_root_key_accounts_and_devices_across_restarts() {
     let phone = sandbox.phone("6281400000051").expect("account restored");
     assert_eq!(phone.identity_public(), identity);
     assert_eq!(sandbox.devices(&phone.jid()).len(), 2);
-    let (_client, first) = companion.login(&sandbox).await;
+    assert_eq!(sandbox.prekey_count(companion.jid.as_ref().unwrap()), 9);
+    let (mut client, first) = companion.login(&sandbox).await;
     assert_eq!(first.tag.as_str(), "success");
+    let other = sandbox.phone("6281400000052").unwrap();
+    other
+        .send_text(&phone.jid(), "after restart")
+        .await
+        .unwrap();
+    let m = client
+        .recv_until(|n| n.tag.as_str() == "message")
+        .await
+        .unwrap();
+    assert_eq!(decrypt_text(&store, &m).await, "after restart");
+    assert_eq!(
+        sandbox.prekey_count(companion.jid.as_ref().unwrap()),
+        9,
+        "the restored phone reused its session instead of fetching a new bundle"
+    );
     sandbox.shutdown().await;
     let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn phone_answers_a_retry_receipt_with_a_fresh_pkmsg() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let phone_a = sandbox.create_phone("6281400000061").await.unwrap();
+    let phone_b = sandbox.create_phone("6281400000062").await.unwrap();
+    let (companion, mut client) = paired(&sandbox, &phone_a).await;
+    let store = signal_store(&companion, &mut client, 10).await;
+    let id = phone_b
+        .send_text(&phone_a.jid(), "try again")
+        .await
+        .unwrap();
+    let first = client
+        .recv_until(|n| n.tag.as_str() == "message")
+        .await
+        .unwrap();
+    // Pretend the first copy could not be decrypted.
+    let retry = Node::new("receipt")
+        .with_attr("id", id.clone())
+        .with_attr("to", first.attr("from").unwrap().to_owned())
+        .with_attr("type", "retry")
+        .with_children(vec![
+            Node::new("retry")
+                .with_attr("count", "1")
+                .with_attr("id", id.clone())
+                .with_attr("v", "1"),
+            Node::new("registration")
+                .with_bytes(companion.keys.registration_id.to_be_bytes().to_vec()),
+        ]);
+    client.send(&retry).await;
+    let again = client
+        .recv_until(|n| n.tag.as_str() == "message" && n.attr("id") == Some(id.as_str()))
+        .await
+        .unwrap();
+    let enc = again.child("enc").unwrap();
+    assert_eq!(enc.attr("type"), Some("pkmsg"));
+    assert_eq!(enc.attr("count"), Some("1"));
+    assert_eq!(decrypt_text(&store, &again).await, "try again");
 }

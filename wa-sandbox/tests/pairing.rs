@@ -162,3 +162,70 @@ async fn phone_code_pairing_links_the_companion() {
     let (_client, first) = companion.login(&sandbox).await;
     assert_eq!(first.tag.as_str(), "success");
 }
+
+#[tokio::test]
+async fn certificate_chain_verifies_only_under_the_sandbox_root() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use wa_core::crypto::KeyPair;
+    use wa_core::noise::{CertVerifier, FrameDecoder, FrameEncoder, NoiseInitiator, WA_INTRO};
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let hello_for = |root: [u8; 32]| {
+        let url = sandbox.ws_url();
+        async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            let mut framer = FrameEncoder::client(None).unwrap();
+            let init = NoiseInitiator::new(
+                KeyPair::generate(&mut OsRng),
+                KeyPair::generate(&mut OsRng),
+                &WA_INTRO,
+            );
+            ws.send(Message::Binary(
+                framer.encode(&init.client_hello()).unwrap().into(),
+            ))
+            .await
+            .unwrap();
+            let mut decoder = FrameDecoder::new();
+            let frame = loop {
+                if let Some(f) = decoder.next_frame().unwrap() {
+                    break f;
+                }
+                match ws.next().await {
+                    Some(Ok(Message::Binary(b))) => decoder.push(&b),
+                    other => panic!("{other:?}"),
+                }
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            init.read_server_hello(&frame, &CertVerifier::with_root(root), now)
+                .is_ok()
+        }
+    };
+    assert!(hello_for(sandbox.root_public_key()).await);
+    let mut other = sandbox.root_public_key();
+    other[5] ^= 0x40;
+    assert!(!hello_for(other).await);
+    assert!(!hello_for(wa_core::noise::WA_CERT_PUB_KEY).await);
+}
+
+#[tokio::test]
+async fn a_second_login_replaces_the_first() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let phone = sandbox.create_phone("6281100000005").await.unwrap();
+    let (companion, mut first) = paired(&sandbox, &phone).await;
+    let (_second, node) = companion.login(&sandbox).await;
+    assert_eq!(node.tag.as_str(), "success");
+    let err = first
+        .recv_until(|n| n.tag.as_str() == "stream:error")
+        .await
+        .unwrap();
+    assert_eq!(
+        err.child("conflict").and_then(|c| c.attr("type")),
+        Some("replaced")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(sandbox.stats().connections_online, 1);
+    assert!(sandbox.is_online(companion.jid.as_ref().unwrap()));
+}
