@@ -642,3 +642,40 @@ async fn presence_and_typing_reach_the_other_side() {
         assert_eq!(got.1.user, alice_phone.number());
     }
 }
+
+#[tokio::test]
+async fn qr_codes_rotate_through_the_refs_then_pairing_gives_up() {
+    let sandbox = sandbox().await;
+    let client = Client::builder(MemoryStore::new())
+        .ws_url(sandbox.ws_url())
+        .root_key(sandbox.root_public_key())
+        .configure(|c| {
+            c.qr_first_timeout = Duration::from_millis(300);
+            c.qr_next_timeout = Duration::from_millis(100);
+        })
+        .build();
+    let mut events = client.events();
+    client.connect().await.unwrap();
+    let mut codes = Vec::new();
+    let reason = next(&mut events, |e| match e {
+        Event::Qr(qr) => {
+            codes.push(qr.code);
+            None
+        }
+        Event::PairError { reason } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("expired"), "{reason}");
+    assert!(codes.len() >= 2, "{codes:?}");
+    let refs: std::collections::HashSet<_> = codes
+        .iter()
+        .map(|c| c.split(',').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(refs.len(), codes.len(), "every QR shows a new ref");
+    let keys: std::collections::HashSet<_> = codes
+        .iter()
+        .map(|c| c.split_once(',').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(keys.len(), 1, "the keys stay the same");
+}
