@@ -530,7 +530,7 @@ async fn an_undecryptable_message_is_retried_and_arrives() {
 }
 
 #[tokio::test]
-async fn stream_error_515_reconnects_and_401_logs_out() {
+async fn stream_errors_515_and_503_reconnect_and_401_logs_out() {
     let sandbox = sandbox().await;
     let phone = sandbox.create_phone("6281100000111").await.unwrap();
     let client = client_with(&sandbox, MemoryStore::new());
@@ -678,4 +678,62 @@ async fn qr_codes_rotate_through_the_refs_then_pairing_gives_up() {
         .map(|c| c.split_once(',').unwrap().1.to_owned())
         .collect();
     assert_eq!(keys.len(), 1, "the keys stay the same");
+}
+
+#[tokio::test]
+async fn group_participants_can_be_added_and_removed() {
+    let sandbox = sandbox().await;
+    let alice_phone = sandbox.create_phone("6281100000151").await.unwrap();
+    let bob_phone = sandbox.create_phone("6281100000152").await.unwrap();
+    let carol_phone = sandbox.create_phone("6281100000153").await.unwrap();
+    let alice = client_with(&sandbox, MemoryStore::new());
+    let carol = client_with(&sandbox, MemoryStore::new());
+    pair(&alice_phone, &alice).await;
+    let (_, mut carol_events) = pair(&carol_phone, &carol).await;
+    let group = alice.create_group("Ops", &[bob_phone.jid()]).await.unwrap();
+    assert_eq!(group.participants.len(), 2);
+
+    let added = alice
+        .add_participants(&group.jid, &[carol_phone.jid()])
+        .await
+        .unwrap();
+    assert!(added.iter().all(|c| c.error.is_none()), "{added:?}");
+    let update = next(&mut carol_events, |e| match e {
+        Event::GroupUpdate {
+            group: g,
+            action,
+            participants,
+            ..
+        } if action == "add" => Some((g, participants)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(update.0, group.jid);
+    assert!(update.1.iter().any(|p| p.user == carol_phone.number()));
+    // Carol now gets group messages (alice distributes her sender key to the new devices).
+    alice.send_text(&group.jid, "welcome carol").await.unwrap();
+    assert_eq!(
+        next_message(&mut carol_events).await.text(),
+        Some("welcome carol")
+    );
+
+    alice
+        .remove_participants(&group.jid, &[carol_phone.jid()])
+        .await
+        .unwrap();
+    let info = alice.group_info(&group.jid).await.unwrap();
+    assert!(
+        !info
+            .participants
+            .iter()
+            .any(|p| p.jid.user == carol_phone.number())
+    );
+    assert!(
+        !carol
+            .groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.jid == group.jid)
+    );
 }
