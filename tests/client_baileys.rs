@@ -98,10 +98,10 @@ async fn pair(phone: &Phone, client: &Client) -> EventStream {
 async fn message(events: &mut EventStream, text: &str) -> Box<MessageEvent> {
     tokio::time::timeout(WAIT, async {
         loop {
-            if let Some(Event::Message(m)) = events.next().await {
-                if m.text() == Some(text) {
-                    return m;
-                }
+            if let Some(Event::Message(m)) = events.next().await
+                && m.text() == Some(text)
+            {
+                return m;
             }
         }
     })
@@ -167,4 +167,69 @@ async fn texts_and_group_messages_with_baileys() {
     assert_eq!(got.info.sender.user, theirs_phone.number());
     ours.disconnect().await;
     ours2.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baileys_decrypts_every_media_kind_we_upload() {
+    use base64::Engine as _;
+    use wa_client::MediaKind;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let ours_phone = sandbox.create_phone("6281300000011").await.unwrap();
+    let theirs_phone = sandbox.create_phone("6281300000012").await.unwrap();
+    let ours = client(&sandbox);
+    pair(&ours_phone, &ours).await;
+    let mut baileys = Baileys::paired(&sandbox, &theirs_phone, "m").await;
+    let to = theirs_phone.jid();
+    let data: Vec<u8> = (0..100_003u32).map(|i| (i % 253) as u8).collect();
+    let expected = hex::encode(wa_core::crypto::sha256(&data));
+    for (kind, baileys_type) in [
+        (MediaKind::Image, "image"),
+        (MediaKind::Video, "video"),
+        (MediaKind::Audio, "audio"),
+        (MediaKind::Document, "document"),
+        (MediaKind::Image, "sticker"),
+    ] {
+        let upload = ours.upload(&data, kind).await.unwrap();
+        let media = upload.to_media("application/octet-stream");
+        let content = match baileys_type {
+            "image" => wa_client::MessageContent::Image(wa_client::message::Image {
+                media,
+                ..Default::default()
+            }),
+            "video" => wa_client::MessageContent::Video(wa_client::message::Video {
+                media,
+                ..Default::default()
+            }),
+            "audio" => wa_client::MessageContent::Audio(wa_client::message::Audio {
+                media,
+                voice_note: true,
+                ..Default::default()
+            }),
+            "document" => wa_client::MessageContent::Document(wa_client::message::Document {
+                media,
+                ..Default::default()
+            }),
+            _ => wa_client::MessageContent::Sticker(wa_client::message::Sticker {
+                media,
+                ..Default::default()
+            }),
+        };
+        let sent = ours.send(&to, content).await.unwrap();
+        // Baileys receives the media message (its peer reports no text for it).
+        let got = baileys.call(
+            json!({"op": "next_event", "kind": "message", "from_me": false, "timeout_ms": 30_000}),
+        );
+        assert_eq!(got["id"], sent.id.as_str());
+        let request = json!({
+            "media_key": base64::engine::general_purpose::STANDARD.encode(upload.media_key),
+            "url": upload.url,
+            "type": baileys_type,
+        });
+        let out =
+            common::interop::run_script("media-decrypt.mjs", &[], request.to_string().as_bytes());
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out["length"], data.len());
+        assert_eq!(out["sha256"], expected.as_str(), "{baileys_type}");
+    }
+    ours.disconnect().await;
 }

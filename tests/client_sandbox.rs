@@ -457,7 +457,7 @@ async fn receipts_reach_the_sender() {
     .await;
     assert_eq!(delivered.ids, vec![sent.id.clone()]);
     assert_eq!(delivered.chat, bob_phone.jid());
-    bob.mark_read(got.chat(), None, &[got.info.id.clone()])
+    bob.mark_read(got.chat(), None, std::slice::from_ref(&got.info.id))
         .await
         .unwrap();
     let read = next(&mut alice_events, |e| match e {
@@ -530,7 +530,7 @@ async fn an_undecryptable_message_is_retried_and_arrives() {
 }
 
 #[tokio::test]
-async fn stream_error_515_reconnects_and_401_logs_out() {
+async fn stream_errors_515_and_503_reconnect_and_401_logs_out() {
     let sandbox = sandbox().await;
     let phone = sandbox.create_phone("6281100000111").await.unwrap();
     let client = client_with(&sandbox, MemoryStore::new());
@@ -555,11 +555,12 @@ async fn stream_error_515_reconnects_and_401_logs_out() {
         matches!(e, Event::LoggedOut { .. }).then_some(())
     })
     .await;
-    next(&mut events, |e| match e {
-        Event::Disconnected { reconnecting, .. } => Some(assert!(!reconnecting)),
+    let reconnecting = next(&mut events, |e| match e {
+        Event::Disconnected { reconnecting, .. } => Some(reconnecting),
         _ => None,
     })
     .await;
+    assert!(!reconnecting);
     assert!(client.store().load_device().await.unwrap().is_none());
 }
 
@@ -640,4 +641,99 @@ async fn presence_and_typing_reach_the_other_side() {
         assert_eq!(got.0, state);
         assert_eq!(got.1.user, alice_phone.number());
     }
+}
+
+#[tokio::test]
+async fn qr_codes_rotate_through_the_refs_then_pairing_gives_up() {
+    let sandbox = sandbox().await;
+    let client = Client::builder(MemoryStore::new())
+        .ws_url(sandbox.ws_url())
+        .root_key(sandbox.root_public_key())
+        .configure(|c| {
+            c.qr_first_timeout = Duration::from_millis(300);
+            c.qr_next_timeout = Duration::from_millis(100);
+        })
+        .build();
+    let mut events = client.events();
+    client.connect().await.unwrap();
+    let mut codes = Vec::new();
+    let reason = next(&mut events, |e| match e {
+        Event::Qr(qr) => {
+            codes.push(qr.code);
+            None
+        }
+        Event::PairError { reason } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("expired"), "{reason}");
+    assert!(codes.len() >= 2, "{codes:?}");
+    let refs: std::collections::HashSet<_> = codes
+        .iter()
+        .map(|c| c.split(',').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(refs.len(), codes.len(), "every QR shows a new ref");
+    let keys: std::collections::HashSet<_> = codes
+        .iter()
+        .map(|c| c.split_once(',').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(keys.len(), 1, "the keys stay the same");
+}
+
+#[tokio::test]
+async fn group_participants_can_be_added_and_removed() {
+    let sandbox = sandbox().await;
+    let alice_phone = sandbox.create_phone("6281100000151").await.unwrap();
+    let bob_phone = sandbox.create_phone("6281100000152").await.unwrap();
+    let carol_phone = sandbox.create_phone("6281100000153").await.unwrap();
+    let alice = client_with(&sandbox, MemoryStore::new());
+    let carol = client_with(&sandbox, MemoryStore::new());
+    pair(&alice_phone, &alice).await;
+    let (_, mut carol_events) = pair(&carol_phone, &carol).await;
+    let group = alice.create_group("Ops", &[bob_phone.jid()]).await.unwrap();
+    assert_eq!(group.participants.len(), 2);
+
+    let added = alice
+        .add_participants(&group.jid, &[carol_phone.jid()])
+        .await
+        .unwrap();
+    assert!(added.iter().all(|c| c.error.is_none()), "{added:?}");
+    let update = next(&mut carol_events, |e| match e {
+        Event::GroupUpdate {
+            group: g,
+            action,
+            participants,
+            ..
+        } if action == "add" => Some((g, participants)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(update.0, group.jid);
+    assert!(update.1.iter().any(|p| p.user == carol_phone.number()));
+    // Carol now gets group messages (alice distributes her sender key to the new devices).
+    alice.send_text(&group.jid, "welcome carol").await.unwrap();
+    assert_eq!(
+        next_message(&mut carol_events).await.text(),
+        Some("welcome carol")
+    );
+
+    alice
+        .remove_participants(&group.jid, &[carol_phone.jid()])
+        .await
+        .unwrap();
+    let info = alice.group_info(&group.jid).await.unwrap();
+    assert!(
+        !info
+            .participants
+            .iter()
+            .any(|p| p.jid.user == carol_phone.number())
+    );
+    assert!(
+        !carol
+            .groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.jid == group.jid)
+    );
 }

@@ -139,6 +139,10 @@ pub struct Config {
     pub media_http: bool,
     /// Send `available` presence after login (needs a push name).
     pub send_presence_on_connect: bool,
+    /// How long the first QR code is shown before the next ref replaces it.
+    pub qr_first_timeout: Duration,
+    /// How long each later QR code is shown.
+    pub qr_next_timeout: Duration,
 }
 
 impl Default for Config {
@@ -156,6 +160,8 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             media_http: false,
             send_presence_on_connect: true,
+            qr_first_timeout: Duration::from_secs(60),
+            qr_next_timeout: Duration::from_secs(20),
         }
     }
 }

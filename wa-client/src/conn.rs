@@ -234,9 +234,14 @@ async fn session(inner: &Arc<Inner>) -> (SessionEnd, bool) {
     lock(&inner.conn).take();
     inner.clear_pending();
     drop(handler_tx);
-    // Let the writer flush what handlers already queued, then close the socket.
-    if let Ok(mut writer) = writer_task.await {
-        writer.close().await;
+    // Let the writer flush what handlers already queued, then close the socket; a socket
+    // that no longer drains must not hold the session open.
+    let writer_abort = writer_task.abort_handle();
+    match tokio::time::timeout(Duration::from_secs(5), writer_task).await {
+        Ok(Ok(mut writer)) => {
+            let _ = tokio::time::timeout(Duration::from_secs(2), writer.close()).await;
+        }
+        _ => writer_abort.abort(),
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), handler_task).await;
     (end, logged_in)

@@ -2,7 +2,6 @@
 //! pairing (`link_code_companion_reg` stages), and `pair-success` -> `pair-device-sign`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::RngCore;
 use tracing::{info, warn};
@@ -16,10 +15,6 @@ use crate::conn::SessionEnd;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::qr::QrCode;
-
-/// How long the first QR is valid, and each later one.
-const FIRST_QR: Duration = Duration::from_secs(60);
-const NEXT_QR: Duration = Duration::from_secs(20);
 
 fn result_iq(request: &Node) -> Node {
     Node::new("iq")
@@ -80,7 +75,11 @@ pub(crate) async fn handle_pair_device(inner: &Arc<Inner>, iq: &Node) {
             inner.events.emit(Event::Qr(QrCode {
                 code: data.to_qr_string(),
             }));
-            let wait = if i == 0 { FIRST_QR } else { NEXT_QR };
+            let wait = if i == 0 {
+                inner.config.qr_first_timeout
+            } else {
+                inner.config.qr_next_timeout
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => return,
