@@ -59,7 +59,31 @@ impl Gateway {
     async fn start(db: Db, config: Config) -> Option<Gateway> {
         let database_url = fresh_database(db).await?;
         let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let dir = temp_dir();
+        Some(Gateway::start_on(database_url, sandbox, temp_dir(), config).await)
+    }
+
+    /// Stops the gateway and its clients and starts a new one on the same database, device
+    /// stores and sandbox.
+    async fn restart(mut self, config: Config) -> Gateway {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.transport.shutdown().await;
+        let Gateway {
+            sandbox,
+            database_url,
+            _dir,
+            ..
+        } = self;
+        Gateway::start_on(database_url, sandbox, _dir, config).await
+    }
+
+    async fn start_on(
+        database_url: String,
+        sandbox: Sandbox,
+        dir: TempDir,
+        config: Config,
+    ) -> Gateway {
         let mut tc = ClientTransportConfig::new(dir.0.join("devices"));
         tc.ws_url = Some(sandbox.ws_url());
         tc.root_key = Some(sandbox.root_public_key());
@@ -76,7 +100,7 @@ impl Gateway {
             .spawn()
             .await
             .unwrap();
-        Some(Gateway {
+        Gateway {
             base: server.url(),
             http: reqwest::Client::new(),
             server: Some(server),
@@ -84,7 +108,7 @@ impl Gateway {
             sandbox,
             database_url,
             _dir: dir,
-        })
+        }
     }
 
     async fn stop(mut self) {
@@ -484,10 +508,95 @@ async fn offline_device_keeps_messages_queued_until_it_reconnects(db: Db) {
     g.stop().await;
 }
 
+async fn linked_devices_reconnect_by_themselves_after_a_gateway_restart(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let phone = g.sandbox.create_phone("6281200000006").await.unwrap();
+    let contact = g.sandbox.create_phone("6281100000001").await.unwrap();
+    contact.set_echo(true);
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &phone).await;
+    let g = g.restart(fast_config()).await;
+    // No QR this time: the stored credentials log in again.
+    let d = g.wait_device(ADMIN, &dev, "online").await;
+    assert_eq!(d["phone"], "6281200000006");
+    assert_eq!(g.sandbox.devices(&phone.jid()).len(), 2);
+    let id = g
+        .send(
+            ADMIN,
+            &dev,
+            json!({ "to": "6281100000001", "text": "after restart" }),
+        )
+        .await;
+    g.wait_message(ADMIN, &id, "delivered").await;
+    g.stop().await;
+}
+
+async fn inbound_media_carries_type_caption_metadata_quote_and_mentions(db: Db) {
+    use wa_core::message::{Context, Image, Media, MessageContent, Quote};
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let owner = g.sandbox.create_phone("6281200000007").await.unwrap();
+    let friend = g.sandbox.create_phone("6281100000002").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &owner).await;
+    let image = MessageContent::Image(Image {
+        media: Media {
+            url: Some("https://mmg.whatsapp.net/x".into()),
+            direct_path: Some("/x".into()),
+            media_key: Some(vec![1; 32]),
+            file_sha256: Some(vec![2; 32]),
+            file_enc_sha256: Some(vec![3; 32]),
+            file_length: Some(1234),
+            mimetype: Some("image/jpeg".into()),
+            media_key_timestamp: Some(1_700_000_000),
+        },
+        caption: Some("look at this".into()),
+        context: Some(Context {
+            quote: Some(Quote {
+                stanza_id: "3EB0QUOTED".into(),
+                participant: Some("6281200000007@s.whatsapp.net".into()),
+                ..Default::default()
+            }),
+            mentions: vec!["6281200000007@s.whatsapp.net".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let wa_id = friend
+        .send_message(&owner.jid(), &image.to_proto())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let m = loop {
+        let (_, v) = g
+            .call(ADMIN, Method::GET, "/v1/messages?direction=in", None)
+            .await;
+        if let Some(m) = v["data"].as_array().and_then(|a| a.first()) {
+            break m.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no inbound message");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(m["wa_message_id"], wa_id.as_str());
+    assert_eq!(m["type"], "image");
+    assert_eq!(m["from"], "6281100000002@s.whatsapp.net");
+    assert_eq!(m["content"]["text"], "look at this");
+    assert_eq!(m["content"]["media"]["mime_type"], "image/jpeg");
+    assert_eq!(m["content"]["media"]["file_length"], 1234);
+    assert_eq!(m["content"]["mentions"][0], "6281200000007@s.whatsapp.net");
+    assert_eq!(m["reply_to"], "3EB0QUOTED");
+    g.stop().await;
+}
+
 both_backends!(
     text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook,
     image_by_url_reaches_the_phone_with_caption_and_hash,
     pairing_code_links_the_device_to_that_number,
     logout_unlinks_the_device_from_the_phone,
     offline_device_keeps_messages_queued_until_it_reconnects,
+    linked_devices_reconnect_by_themselves_after_a_gateway_restart,
+    inbound_media_carries_type_caption_metadata_quote_and_mentions,
 );
