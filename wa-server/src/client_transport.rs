@@ -677,3 +677,74 @@ async fn request_on_running(client: &Client, phone: &str) -> Result<String, wa_c
 pub fn devices_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("devices")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_ids_that_could_escape_the_store_directory_are_refused() {
+        assert!(valid_device_id("dev_1d38c0dbf3ad1ba67e41af01"));
+        for bad in ["", "../x", "a/b", "dev.db", &"x".repeat(65)] {
+            assert!(!valid_device_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_errors_map_to_queue_decisions() {
+        use wa_client::Error as E;
+        assert_eq!(send_error(E::NotConnected), SendError::Offline);
+        assert_eq!(send_error(E::NotLoggedIn), SendError::Offline);
+        assert!(matches!(send_error(E::Timeout), SendError::Temporary(_)));
+        assert!(matches!(
+            send_error(E::Server {
+                code: 503,
+                text: "unavailable".into()
+            }),
+            SendError::Temporary(_)
+        ));
+        assert!(matches!(
+            send_error(E::Server {
+                code: 429,
+                text: "rate".into()
+            }),
+            SendError::Temporary(_)
+        ));
+        assert!(matches!(
+            send_error(E::Server {
+                code: 406,
+                text: "bad".into()
+            }),
+            SendError::Permanent(_)
+        ));
+        assert!(matches!(
+            send_error(E::InvalidArgument("x".into())),
+            SendError::Permanent(_)
+        ));
+    }
+
+    #[test]
+    fn replies_in_direct_chats_quote_the_other_party() {
+        let to: Jid = "6281100000001@s.whatsapp.net".parse().unwrap();
+        let ctx = context(&to, &Some("3EB0AA".into()), &[]).unwrap();
+        let quote = ctx.quote.unwrap();
+        assert_eq!(quote.stanza_id, "3EB0AA");
+        assert_eq!(
+            quote.participant.as_deref(),
+            Some("6281100000001@s.whatsapp.net")
+        );
+        assert!(context(&to, &None, &[]).is_none());
+        let group: Jid = "120363000000000001@g.us".parse().unwrap();
+        let ctx = context(&group, &None, &["628123@s.whatsapp.net".into()]).unwrap();
+        assert!(ctx.quote.is_none());
+        assert_eq!(ctx.mentions, vec!["628123@s.whatsapp.net".to_string()]);
+    }
+
+    #[test]
+    fn contact_cards_carry_the_whatsapp_id_and_no_injected_lines() {
+        let card = vcard("Ani\nEVIL:1", "+62 811-0000-0001");
+        assert!(card.contains("FN:Ani EVIL:1\n"), "{card}");
+        assert!(card.contains("waid=6281100000001:+6281100000001"), "{card}");
+        assert_eq!(card.lines().count(), 5);
+    }
+}
