@@ -558,6 +558,8 @@ impl DeviceTransport for ClientTransport {
     async fn disconnect(&self, device_id: &str) -> Result<(), TransportError> {
         let slot = self.slots.lock().await.remove(device_id);
         if let Some(slot) = slot {
+            // This call reports the status; the pump must not add a second one.
+            slot.pump.abort();
             slot.client.disconnect().await;
             if Self::is_paired(&slot.client).await {
                 self.emit(TransportEvent::Status {
@@ -600,6 +602,14 @@ impl DeviceTransport for ClientTransport {
             client.store().clear().await.map_err(failed)?;
         }
         drop(slot);
+        drop(client);
+        // Nothing of the device is worth keeping; the next connect starts a fresh store.
+        let path = self.store_path(device_id);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
         self.emit(TransportEvent::Status {
             device_id: device_id.to_string(),
             status: DeviceStatus::LoggedOut,
@@ -613,42 +623,52 @@ impl DeviceTransport for ClientTransport {
         if let Some(linker) = &self.config.auto_linker {
             linker.prepare_code(phone).await;
         }
-        let mut slots = self.slots.lock().await;
-        if let Some(s) = slots.get(device_id)
-            && Self::is_paired(&s.client).await
-        {
-            return Err(TransportError::InvalidState(
-                "the device is already linked".into(),
-            ));
-        }
-        // A running QR connection can ask for a code itself; otherwise start one that pairs
-        // by code from the beginning.
-        let running = slots
-            .get(device_id)
-            .filter(|s| s.client.config().pair_phone.is_none() && !s.pump.is_finished());
-        let code = if let Some(s) = running
-            && let Ok(code) = {
-                s.code_pairing.store(true, Ordering::SeqCst);
-                request_on_running(&s.client, phone).await
-            } {
-            code
-        } else {
-            if let Some(old) = slots.remove(device_id) {
-                old.client.disconnect().await;
-            }
-            let slot = self.build_slot(device_id, Some(phone)).await?;
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            lock(&self.pair_codes).insert(device_id.to_string(), tx);
-            slot.client.connect().await.map_err(failed)?;
-            slots.insert(device_id.to_string(), slot);
-            drop(slots);
-            match tokio::time::timeout(Duration::from_secs(30), rx).await {
-                Ok(Ok(code)) => code,
-                _ => {
-                    lock(&self.pair_codes).remove(device_id);
-                    return Err(TransportError::Failed(
-                        "no pairing code from WhatsApp in time".into(),
+        // A running QR connection can ask for a code itself (without holding the device table
+        // lock while it waits for the server).
+        let running = {
+            let slots = self.slots.lock().await;
+            match slots.get(device_id) {
+                Some(s) if Self::is_paired(&s.client).await => {
+                    return Err(TransportError::InvalidState(
+                        "the device is already linked".into(),
                     ));
+                }
+                Some(s) if s.client.config().pair_phone.is_none() && !s.pump.is_finished() => {
+                    s.code_pairing.store(true, Ordering::SeqCst);
+                    Some(s.client.clone())
+                }
+                _ => None,
+            }
+        };
+        let mut code = None;
+        if let Some(client) = running {
+            code = request_on_running(&client, phone).await.ok();
+        }
+        let code = match code {
+            Some(code) => code,
+            // Otherwise start a client that pairs by code from the beginning.
+            None => {
+                let rx = {
+                    let mut slots = self.slots.lock().await;
+                    if let Some(old) = slots.remove(device_id) {
+                        old.pump.abort();
+                        old.client.disconnect().await;
+                    }
+                    let slot = self.build_slot(device_id, Some(phone)).await?;
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    lock(&self.pair_codes).insert(device_id.to_string(), tx);
+                    slot.client.connect().await.map_err(failed)?;
+                    slots.insert(device_id.to_string(), slot);
+                    rx
+                };
+                match tokio::time::timeout(Duration::from_secs(30), rx).await {
+                    Ok(Ok(code)) => code,
+                    _ => {
+                        lock(&self.pair_codes).remove(device_id);
+                        return Err(TransportError::Failed(
+                            "no pairing code from WhatsApp in time".into(),
+                        ));
+                    }
                 }
             }
         };

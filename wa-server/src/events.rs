@@ -149,6 +149,20 @@ pub async fn apply_transport_event(
                     "UPDATE messages SET status = 'read', read_at = $3, delivered_at = COALESCE(delivered_at, $3), updated_at = $3 WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'out' AND status IN ('queued', 'sent', 'delivered') RETURNING id",
                 ),
             };
+            // The receipt can overtake the server's acknowledgement of the send: the message
+            // is then still queued. It was sent, so say so first, in order.
+            let promoted: Option<(String, i64)> = sqlx::query_as(
+                "UPDATE messages SET status = 'sent', sent_at = $3, attempts = attempts + 1, updated_at = $3 WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'out' AND status = 'queued' RETURNING id, attempts",
+            )
+            .bind(&device_id)
+            .bind(&wa_message_id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((id, attempts)) = promoted {
+                let data = json!({ "message_id": id, "wa_message_id": wa_message_id, "status": "sent", "attempts": attempts });
+                record(&mut tx, &device_id, "message.sent", data).await?;
+            }
             let row: Option<(String,)> = sqlx::query_as(sql)
                 .bind(&device_id)
                 .bind(&wa_message_id)

@@ -341,7 +341,7 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
     match result {
         Ok(()) => {
             let mut tx = state.db.pool.begin().await?;
-            sqlx::query(
+            let done = sqlx::query(
                 "UPDATE messages SET status = 'sent', sent_at = $2, attempts = $3, updated_at = $2 WHERE id = $1 AND status = 'queued'",
             )
             .bind(&id)
@@ -349,8 +349,13 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
             .bind(attempt as i64)
             .execute(&mut *tx)
             .await?;
-            let data = json!({ "message_id": id, "wa_message_id": wa_id, "status": "sent", "attempts": attempt });
-            let pos = record(&mut tx, device_id, "message.sent", data).await?;
+            // A receipt that overtook the send's acknowledgement already marked it sent.
+            let pos = if done.rows_affected() > 0 {
+                let data = json!({ "message_id": id, "wa_message_id": wa_id, "status": "sent", "attempts": attempt });
+                record(&mut tx, device_id, "message.sent", data).await?
+            } else {
+                None
+            };
             tx.commit().await?;
             Metrics::inc(&state.metrics.messages_sent);
             if let Some(p) = pos {

@@ -535,8 +535,63 @@ async fn structured_contents_reach_the_transport(db: Db) {
     h.stop().await;
 }
 
+async fn a_receipt_that_overtakes_the_send_marks_it_sent_then_delivered_once(db: Db) {
+    let mut cfg = fast_config();
+    cfg.queue.send_timeout = Duration::from_millis(300);
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    let dev = h.online_device("d").await;
+    h.transport.hang_next(&dev);
+    let m = h
+        .send(
+            &dev,
+            json!({ "to": "628111222333", "text": "fast receipt" }),
+        )
+        .await;
+    let id = m["id"].as_str().unwrap().to_string();
+    let wa = m["wa_message_id"].as_str().unwrap().to_string();
+    h.wait_for(|| async { !h.transport.attempts().is_empty() })
+        .await;
+    assert!(h.transport.receipt(&dev, &wa, ReceiptKind::Delivered));
+    let delivered = h.wait_status(&id, "delivered").await;
+    assert!(delivered["sent_at"].is_string(), "{delivered}");
+    assert_eq!(delivered["attempts"], 1);
+    // The stuck send times out, but the message is not sent again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(h.transport.attempts().len(), 1);
+    let (_, page) = h
+        .admin(Method::GET, &format!("/v1/messages/{id}"), None)
+        .await;
+    assert_eq!(page["status"], "delivered");
+    let events = h
+        .http
+        .get(format!("{}/v1/events", h.base))
+        .bearer_auth(common::ADMIN)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await
+        .unwrap();
+    let mut body = String::new();
+    let mut stream = events.bytes_stream();
+    use futures_util::StreamExt;
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(Duration::from_millis(300), stream.next()).await
+    {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let kinds: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .filter(|e| e.starts_with("message."))
+        .collect();
+    assert_eq!(kinds, ["message.sent", "message.delivered"], "{body}");
+    h.stop().await;
+}
+
 both_backends!(
     accepted_message_is_stored_sent_then_follows_receipts,
+    a_receipt_that_overtakes_the_send_marks_it_sent_then_delivered_once,
     message_row_exists_before_any_send,
     idempotency_key_replays_first_response_and_rejects_other_bodies,
     concurrent_requests_with_one_idempotency_key_create_one_message,

@@ -439,7 +439,7 @@ async fn pairing_code_links_the_device_to_that_number(db: Db) {
     g.stop().await;
 }
 
-async fn logout_unlinks_the_device_from_the_phone(db: Db) {
+async fn logout_and_delete_unlink_the_device_from_the_phone(db: Db) {
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
@@ -459,9 +459,20 @@ async fn logout_unlinks_the_device_from_the_phone(db: Db) {
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     g.wait_device(ADMIN, &dev, "logged_out").await;
     assert_eq!(g.sandbox.devices(&user).len(), 1, "only the phone is left");
+    assert!(
+        !g.transport.store_path(&dev).exists(),
+        "the device store is gone"
+    );
     // Linking again works after a logout.
     g.link_by_qr(ADMIN, &dev, &phone).await;
     assert_eq!(g.sandbox.devices(&user).len(), 2);
+    // Deleting a linked device unlinks it too.
+    let (s, v) = g
+        .call(ADMIN, Method::DELETE, &format!("/v1/devices/{dev}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_eq!(g.sandbox.devices(&user).len(), 1);
+    assert!(!g.transport.store_path(&dev).exists());
     g.stop().await;
 }
 
@@ -595,7 +606,7 @@ both_backends!(
     text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook,
     image_by_url_reaches_the_phone_with_caption_and_hash,
     pairing_code_links_the_device_to_that_number,
-    logout_unlinks_the_device_from_the_phone,
+    logout_and_delete_unlink_the_device_from_the_phone,
     offline_device_keeps_messages_queued_until_it_reconnects,
     linked_devices_reconnect_by_themselves_after_a_gateway_restart,
     inbound_media_carries_type_caption_metadata_quote_and_mentions,
