@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod node;
+mod sandbox;
 
 /// Wasap: WhatsApp Web multi-device protocol SDK and gateway.
 #[derive(Debug, Parser)]
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Binary nodes (WABinary): decode and encode, one per line.
     Node(node::Args),
+    /// A local WhatsApp-protocol server with virtual phones (prints its discovery JSON).
+    Sandbox(sandbox::Args),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -26,5 +29,6 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Node(args) => node::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
