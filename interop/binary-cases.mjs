@@ -41,9 +41,7 @@ const realisticTags = ['iq', 'message', 'receipt', 'ack', 'notification', 'enc',
   'device-list', 'device', 'key', 'skey', 'registration', 'identity', 'value', 'signature', 'pair-device',
   'ref', 'pair-success', 'device-identity', 'ib', 'query', 'count', 'retry', 'media_conn', 'ping'];
 
-const jid = () => {
-  const user = digits(int(5, 15));
-  const kinds = [
+const jidKinds = (user) => [
     () => `${user}@s.whatsapp.net`,
     () => `${user}:${int(1, 99)}@s.whatsapp.net`,
     () => `${user}:0@s.whatsapp.net`,
@@ -75,9 +73,8 @@ const jid = () => {
     () => `${user}: 12 @lid`,
     () => `a@b@${pick(['c', 'g.us', 's.whatsapp.net'])}`,
     () => `hello@${chars('abcxyz.', int(1, 10))}`,
-  ];
-  return pick(kinds)();
-};
+];
+const jid = () => pick(jidKinds(digits(int(5, 15))))();
 
 const unicode = (n) => {
   let s = '';
@@ -213,8 +210,23 @@ const out = [];
 const emit = (rec) => out.push(JSON.stringify(rec));
 const frames = [];
 
-for (let i = 0; i < count; i++) {
-  const n = i % 50 === 0 ? deepNode(int(10, 40)) : i % 25 === 1 ? messageStanza() : node();
+// Fixed coverage first: every JID kind, packed strings of every length 1..128 (nibble and
+// hex), the byte-length and list-size boundaries; then the random nodes.
+const fixed = [];
+for (const kind of jidKinds(digits(12))) fixed.push({ tag: 'to', attrs: { jid: kind() }, content: kind() });
+for (let len = 1; len <= 128; len++) {
+  fixed.push({ tag: 'x', attrs: { n: chars('0123456789-.', len), h: chars('0123456789ABCDEF', len) } });
+}
+for (const size of [0, 1, 255, 256, 65535, 65536, (1 << 20) - 1, (1 << 20) + 1]) {
+  fixed.push({ tag: 'enc', attrs: { v: '2', type: 'msg' }, content: bytes(size) });
+}
+for (const n of [0, 1, 255, 256]) {
+  fixed.push({ tag: 'list', attrs: {}, content: Array.from({ length: n }, (_, i) => ({ tag: 'item', attrs: { id: String(i) } })) });
+}
+fixed.push(deepNode(60));
+
+for (let i = 0; i < count + fixed.length; i++) {
+  const n = i < fixed.length ? fixed[i] : i % 50 === 0 ? deepNode(int(10, 40)) : i % 25 === 1 ? messageStanza() : node();
   const rec = { kind: 'node', node: JSON.stringify(toJson(n)) };
   let frame;
   try {

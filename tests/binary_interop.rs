@@ -1,6 +1,7 @@
-//! WABinary against Baileys 7.0.0-rc14: the token tables, then thousands of seeded random
-//! nodes (every tag, every JID kind, packed strings up to 128 characters, byte contents up
-//! to 2^20+1, lists of 0/1/255/256 children, deep nesting), zlib frames and damaged frames.
+//! WABinary against Baileys 7.0.0-rc14: the token tables; fixed coverage cases (every JID
+//! kind, nibble and hex strings of every length 1..128, byte contents of 0, 1, 255, 256,
+//! 65,535, 65,536, 2^20-1 and 2^20+1 bytes, lists of 0/1/255/256 children, 60 levels of
+//! nesting); 5,000 seeded random nodes; zlib frames; and 1,000 damaged frames.
 //! Baileys encodes and decodes them in `interop/binary-cases.mjs`; we must produce the same
 //! bytes and the same decoded nodes, and refuse what Baileys refuses.
 //!

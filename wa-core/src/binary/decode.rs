@@ -77,6 +77,11 @@ pub enum DecodeError {
     /// Nesting deeper than [`DecodeLimits::max_depth`].
     #[error("nesting deeper than {0}")]
     TooDeep(u32),
+    /// The input makes the decoder re-read items more than its size allows (nested interop
+    /// JIDs whose optional server fails to parse are re-read at every level: exponential in
+    /// Baileys, refused here after a linear amount of work).
+    #[error("input too complex (re-reads exceeded the work budget)")]
+    TooComplex,
     /// Bytes left after the node.
     #[error("{0} bytes left after the node")]
     TrailingBytes(u32),
@@ -106,6 +111,9 @@ pub fn decode_with<'a>(data: &'a [u8], limits: &DecodeLimits) -> Result<NodeRef<
         data,
         pos: 0,
         max_depth: limits.max_depth,
+        // Every string item starts with a tag byte, so a decode without re-reads reads at most
+        // `data.len()` items; re-reads (interop JIDs) get as much again.
+        budget: data.len().saturating_mul(2).saturating_add(16),
     };
     let mut node = NodeRef::default();
     d.read_node_into(0, &mut node)?;
@@ -189,6 +197,10 @@ fn off(x: usize) -> u32 {
     u32::try_from(x).unwrap_or(u32::MAX)
 }
 
+/// How many attributes or children are reserved before any of them has been read (at most
+/// 256 nesting levels x 64 x 80 bytes = 1.3 MB for a hostile chain of list headers).
+const RESERVE_AHEAD: usize = 64;
+
 /// Packed strings of up to this many bytes unpack on the stack.
 const SMALL_PACKED: usize = 24;
 
@@ -213,6 +225,8 @@ struct Decoder<'a> {
     data: &'a [u8],
     pos: usize,
     max_depth: usize,
+    /// String items left to read before the input counts as too complex.
+    budget: usize,
 }
 
 impl<'a> Decoder<'a> {
@@ -236,6 +250,13 @@ impl<'a> Decoder<'a> {
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+
+    /// Counts one string item against the work budget.
+    #[inline]
+    fn spend(&mut self) -> Result<(), DecodeError> {
+        self.budget = self.budget.checked_sub(1).ok_or(DecodeError::TooComplex)?;
+        Ok(())
     }
 
     #[inline]
@@ -302,10 +323,13 @@ impl<'a> Decoder<'a> {
             if n_attrs > self.remaining() / 2 {
                 return Err(DecodeError::UnexpectedEof(off(self.data.len())));
             }
-            node.attrs.reserve_exact(n_attrs);
-            node.attrs
-                .resize_with(n_attrs, || (Text::EMPTY, Text::EMPTY));
-            for (key, value) in node.attrs.iter_mut() {
+            // Reserve at most a little ahead of what has been read, so that declared counts
+            // never buy memory the bytes have not paid for; slots are appended in place
+            // (`resize_with`), and each is filled where it lies.
+            node.attrs.reserve_exact(n_attrs.min(RESERVE_AHEAD));
+            for i in 0..n_attrs {
+                node.attrs.resize_with(i + 1, || (Text::EMPTY, Text::EMPTY));
+                let (key, value) = &mut node.attrs[i];
                 let k = self.u8()?;
                 self.read_text_into(k, depth, key)?;
                 let v = self.u8()?;
@@ -322,10 +346,12 @@ impl<'a> Decoder<'a> {
                     if n > self.remaining() / 3 {
                         return Err(DecodeError::UnexpectedEof(off(self.data.len())));
                     }
-                    let mut children = Vec::new();
-                    children.resize_with(n, NodeRef::default);
-                    for child in children.iter_mut() {
-                        self.read_node_into(depth + 1, child)?;
+                    // Nested lists could otherwise each reserve their declared size before
+                    // their first child is read: grow with what was actually read instead.
+                    let mut children = Vec::with_capacity(n.min(RESERVE_AHEAD));
+                    for i in 0..n {
+                        children.resize_with(i + 1, NodeRef::default);
+                        self.read_node_into(depth + 1, &mut children[i])?;
                     }
                     node.content = Content::Nodes(children);
                 }
@@ -351,6 +377,7 @@ impl<'a> Decoder<'a> {
         depth: usize,
         out: &mut Text<'a>,
     ) -> Result<(), DecodeError> {
+        self.spend()?;
         match tag {
             LIST_EMPTY => *out = Text::EMPTY,
             1..=SINGLE_BYTE_MAX => *out = Text::borrowed(token::single(tag).unwrap_or_default()),
@@ -430,6 +457,7 @@ impl<'a> Decoder<'a> {
         depth: usize,
         out: &mut TextWriter<'_, 'a>,
     ) -> Result<(), DecodeError> {
+        self.spend()?;
         if depth > self.max_depth {
             return Err(DecodeError::TooDeep(off(self.max_depth)));
         }

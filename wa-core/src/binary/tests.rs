@@ -496,3 +496,35 @@ fn jid_values_encode_like_their_text() {
         assert_eq!(a, b, "{text}");
     }
 }
+
+#[test]
+fn nested_list_headers_do_not_reserve_their_declared_sizes() {
+    // 250 nested nodes each declaring 65,535 children: a few bytes each. Reserving the
+    // declared sizes up front would take 250 x 65,535 nodes; the decoder must fail fast on the
+    // truncated input without that (this test would run out of memory or time otherwise).
+    let mut bytes = Vec::new();
+    for _ in 0..250 {
+        bytes.extend_from_slice(&[0xf8, 0x02, 0x56, 0xf9, 0xff, 0xff]);
+    }
+    bytes.resize(bytes.len() + 65_535 * 3, 0);
+    assert!(decode(&bytes).is_err());
+}
+
+#[test]
+fn nested_interop_jids_cannot_make_decoding_exponential() {
+    // Each INTEROP_JID whose optional server fails is re-read by the level above; a chain of
+    // them used to take seconds for a few hundred bytes (found by fuzzing).
+    let mut bytes = vec![0xf8, 0x02, 0x56];
+    bytes.extend(std::iter::repeat_n(INTEROP_JID, 200));
+    bytes.extend_from_slice(&[0x00, 0x00, 0x00, 0x3c]);
+    let start = std::time::Instant::now();
+    assert!(decode(&bytes).is_err());
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn one_interop_jid_with_a_readable_server_is_within_budget() {
+    let interop =
+        unhex("f8 03 fc 01 78 fc 01 61 f5 ff 81 5f 00 02 00 07 fc 07 69 6e 74 65 72 6f 70");
+    assert_eq!(decode(&interop).unwrap().attr("a"), Some("7-5:2@interop"));
+}

@@ -3,7 +3,9 @@
 //! `build.rs` turns `tokens.txt` into the arrays below and an open-addressed hash table, so
 //! a lookup is one hash over the (short) string plus, usually, one comparison.
 
-use super::token_hash::{TOKEN_SLOTS, token_hash};
+#[cfg(test)]
+use super::token_hash::token_hash;
+use super::token_hash::{TOKEN_SLOTS, hash_words, head_tail};
 
 include!(concat!(env!("OUT_DIR"), "/tokens.rs"));
 
@@ -60,14 +62,23 @@ pub fn lookup(s: &str) -> Option<Token> {
         return None;
     }
     let mask = TOKEN_SLOTS - 1;
-    let mut h = token_hash(s.as_bytes()) & mask;
+    let (head, tail) = head_tail(s.as_bytes());
+    let mut h = hash_words(s.len(), head, tail) & mask;
     loop {
         let code = SLOTS[h];
         if code == 0 {
             return None;
         }
         let token = Token::from_code(code);
-        if token.as_str() == s {
+        let t = token.as_str().as_bytes();
+        // Short strings compare as two words (no `memcmp` call).
+        let equal = t.len() == s.len()
+            && if s.len() <= 16 {
+                head_tail(t) == (head, tail)
+            } else {
+                t == s.as_bytes()
+            };
+        if equal {
             return Some(token);
         }
         h = (h + 1) & mask;

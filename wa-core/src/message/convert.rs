@@ -528,11 +528,11 @@ fn from_proto_at(m: &proto::Message, original: &proto::Message, depth: usize) ->
         .or(m.poll_creation_message_v2.as_deref())
         .or(m.poll_creation_message_v3.as_deref());
     if let Some(x) = poll {
-        let secret = m
-            .message_context_info
-            .as_ref()
-            .and_then(|i| i.message_secret.as_deref())
-            .and_then(|s| <[u8; 32]>::try_from(s).ok());
+        // Wrapped polls may carry the secret on the outer message only.
+        let secret = [m, original]
+            .into_iter()
+            .filter_map(|x| x.message_context_info.as_ref()?.message_secret.as_deref())
+            .find_map(|s| <[u8; 32]>::try_from(s).ok());
         return MessageContent::Poll(Poll {
             name: x.name.clone().unwrap_or_default(),
             options: x

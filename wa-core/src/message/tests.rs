@@ -437,3 +437,27 @@ fn unwrap_device_sent_of_a_plain_message_is_none() {
         None
     );
 }
+
+#[test]
+fn a_wrapped_poll_finds_its_secret_on_the_outer_message() {
+    let poll = Poll {
+        name: "Q".into(),
+        options: vec!["a".into()],
+        selectable_count: 0,
+        message_secret: Some([3; 32]),
+        context: None,
+    };
+    let mut inner = MessageContent::Poll(poll.clone()).to_proto();
+    let info = inner.message_context_info.take();
+    let outer = proto::Message {
+        ephemeral_message: Some(Box::new(FutureProofMessage {
+            message: Some(Box::new(inner)),
+        })),
+        message_context_info: info,
+        ..Default::default()
+    };
+    assert_eq!(
+        MessageContent::from_proto(&outer),
+        MessageContent::Poll(poll)
+    );
+}

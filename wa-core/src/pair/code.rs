@@ -96,8 +96,13 @@ pub fn normalize_code(code: &str) -> Result<String, CodeError> {
 }
 
 /// PBKDF2-HMAC-SHA256 (RFC 8018) of `password` and `salt` into `out`.
+///
+/// Each iteration is one HMAC over a 32-byte message, i.e. two SHA-256 compressions from the
+/// precomputed inner and outer key states; working on the compression function directly keeps
+/// the 131072 iterations of a code key fast even in unoptimised builds.
 pub fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
     let keyed = <Hmac<Sha256> as Mac>::new_from_slice(password).expect("HMAC takes any key");
+    let (inner, outer) = hmac_key_states(password);
     for (index, block) in out.chunks_mut(32).enumerate() {
         let mut mac = keyed.clone();
         mac.update(salt);
@@ -105,13 +110,47 @@ pub fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32, out: &m
         let mut u: [u8; 32] = mac.finalize().into_bytes().into();
         let mut t = u;
         for _ in 1..iterations {
-            let mut mac = keyed.clone();
-            mac.update(&u);
-            u = mac.finalize().into_bytes().into();
+            u = finish_after_key(&outer, &finish_after_key(&inner, &u));
             t.iter_mut().zip(u).for_each(|(t, u)| *t ^= u);
         }
         block.copy_from_slice(&t[..block.len()]);
     }
+}
+
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// SHA-256 states after absorbing the HMAC inner (`key ^ 0x36`) and outer (`key ^ 0x5c`) blocks.
+fn hmac_key_states(password: &[u8]) -> ([u32; 8], [u32; 8]) {
+    let mut key = [0u8; 64];
+    if password.len() > 64 {
+        key[..32].copy_from_slice(&crate::crypto::sha256(password));
+    } else {
+        key[..password.len()].copy_from_slice(password);
+    }
+    let state_after = |pad: u8| {
+        let block: [u8; 64] = key.map(|k| k ^ pad);
+        let mut state = SHA256_IV;
+        sha2::compress256(&mut state, &[block.into()]);
+        state
+    };
+    (state_after(0x36), state_after(0x5c))
+}
+
+/// SHA-256 of `<one key block> || message` (96 bytes in all), from the state after the key block.
+fn finish_after_key(state: &[u32; 8], message: &[u8; 32]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(message);
+    block[32] = 0x80;
+    block[56..].copy_from_slice(&(96u64 * 8).to_be_bytes());
+    let mut state = *state;
+    sha2::compress256(&mut state, &[block.into()]);
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 /// The AES key that wraps ephemeral keys: PBKDF2-HMAC-SHA256(code, salt, 131072, 32).
@@ -160,7 +199,7 @@ fn random_array<const N: usize, R: RngCore + CryptoRng>(rng: &mut R) -> [u8; N] 
 }
 
 /// The companion's state between `companion_hello` and `companion_finish`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompanionCodePairing {
     code: String,
     ephemeral: KeyPair,
@@ -173,6 +212,14 @@ pub struct CompanionFinish {
     pub wrapped_bundle: Vec<u8>,
     /// The new ADV secret; it replaces the QR-era one for the `pair-success` HMAC.
     pub adv_secret: [u8; 32],
+}
+
+impl std::fmt::Debug for CompanionCodePairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code and the private keys stay out of logs.
+        f.debug_struct("CompanionCodePairing")
+            .finish_non_exhaustive()
+    }
 }
 
 impl CompanionCodePairing {
@@ -240,7 +287,7 @@ impl CompanionCodePairing {
 }
 
 /// The phone's state after the user typed the code.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PrimaryCodePairing {
     code: String,
     ephemeral: KeyPair,
@@ -254,6 +301,13 @@ pub struct PrimaryFinish {
     pub companion_identity: [u8; 32],
     /// The ADV secret to key the `pair-success` HMAC with.
     pub adv_secret: [u8; 32],
+}
+
+impl std::fmt::Debug for PrimaryCodePairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code and the private keys stay out of logs.
+        f.debug_struct("PrimaryCodePairing").finish_non_exhaustive()
+    }
 }
 
 impl PrimaryCodePairing {
@@ -357,6 +411,17 @@ mod tests {
             hex::encode(out),
             "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56\
              a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d"
+        );
+    }
+
+    #[test]
+    fn pbkdf2_with_a_password_longer_than_a_block_matches_python() {
+        // hashlib.pbkdf2_hmac("sha256", b"p" * 100, b"salt", 3, 32).hex()
+        let mut out = [0u8; 32];
+        pbkdf2_hmac_sha256(&[b'p'; 100], b"salt", 3, &mut out);
+        assert_eq!(
+            hex::encode(out),
+            "f598272d35e2ca276ac07694cf01636c4d643ad3075956477cfdd83eda46d9f6"
         );
     }
 

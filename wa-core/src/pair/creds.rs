@@ -48,8 +48,8 @@ impl SignedPreKey {
 }
 
 /// Everything a companion generates before it is linked: shown in the QR code, sent in the
-/// registration payload, and used to verify `pair-success`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// registration payload, and used to verify `pair-success`. `Debug` shows public keys only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CompanionKeys {
     /// The Noise static key (its public half is shown in the QR code).
     pub noise: KeyPair,
@@ -61,6 +61,17 @@ pub struct CompanionKeys {
     pub registration_id: u32,
     /// The ADV secret that keys the `pair-success` HMAC (shown in the QR code).
     pub adv_secret: [u8; 32],
+}
+
+impl std::fmt::Debug for CompanionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompanionKeys")
+            .field("noise", &self.noise)
+            .field("identity", &self.identity)
+            .field("signed_pre_key", &self.signed_pre_key)
+            .field("registration_id", &self.registration_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CompanionKeys {
@@ -117,6 +128,17 @@ mod tests {
             let id = CompanionKeys::generate(&mut rng).registration_id;
             assert!((1..=16380).contains(&id), "{id}");
         }
+    }
+
+    #[test]
+    fn debug_output_hides_the_adv_secret() {
+        let mut keys = CompanionKeys::generate(&mut StdRng::seed_from_u64(5));
+        keys.adv_secret = [0xEE; 32];
+        let shown = format!("{keys:?}");
+        assert!(
+            !shown.contains("238, 238") && !shown.to_lowercase().contains("eeee"),
+            "{shown}"
+        );
     }
 
     #[test]

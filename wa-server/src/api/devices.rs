@@ -1,0 +1,239 @@
+//! `/v1/devices`: create, list, get, delete. Connecting and pairing arrive with wa-client.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{check_len, ts};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiJson};
+use crate::state::AppState;
+use crate::util::{new_id, now_ms};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDevice {
+    name: String,
+}
+
+const COLS: &str = "id, name, status, phone, push_name, last_seen_at, created_at, updated_at";
+
+fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
+    Ok(json!({
+        "id": r.try_get::<String, _>("id")?,
+        "name": r.try_get::<String, _>("name")?,
+        "status": r.try_get::<String, _>("status")?,
+        "phone": r.try_get::<Option<String>, _>("phone")?,
+        "push_name": r.try_get::<Option<String>, _>("push_name")?,
+        "last_seen_at": ts(r.try_get("last_seen_at")?),
+        "created_at": ts(Some(r.try_get("created_at")?)),
+        "updated_at": ts(Some(r.try_get("updated_at")?)),
+    }))
+}
+
+/// Loads one device as JSON, or 404 (also when the key is bound to another device).
+pub async fn load(st: &AppState, p: &Principal, id: &str) -> Result<Value, ApiError> {
+    p.check_device(id)?;
+    let row = sqlx::query(&format!("SELECT {COLS} FROM devices WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&st.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    Ok(view(&row)?)
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    p: Principal,
+    body: ApiJson<CreateDevice>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    if p.device_id.is_some() {
+        return Err(ApiError::forbidden(
+            "a device-bound key cannot create devices",
+        ));
+    }
+    check_len("name", &body.value.name, 1, 100)?;
+    let id = new_id("dev");
+    let now = now_ms();
+    sqlx::query("INSERT INTO devices (id, name, status, event_seq, created_at, updated_at) VALUES ($1, $2, 'created', 0, $3, $3)")
+        .bind(&id)
+        .bind(&body.value.name)
+        .bind(now)
+        .execute(&st.db.pool)
+        .await?;
+    crate::queue::wake(&st, &id);
+    Ok((StatusCode::CREATED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
+    p.require("devices:read")?;
+    let rows = match &p.device_id {
+        Some(d) => {
+            sqlx::query(&format!("SELECT {COLS} FROM devices WHERE id = $1"))
+                .bind(d)
+                .fetch_all(&st.db.pool)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLS} FROM devices ORDER BY created_at, id"
+            ))
+            .fetch_all(&st.db.pool)
+            .await?
+        }
+    };
+    let data = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "data": data })))
+}
+
+pub async fn get_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("devices:read")?;
+    Ok(Json(load(&st, &p, &id).await?))
+}
+
+pub async fn remove(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    p.require("devices:write")?;
+    p.check_device(&id)?;
+    // Unlink from the phone first; a transport that cannot (or a device never linked) is fine.
+    if let Err(e) = st.transport.logout(&id).await {
+        tracing::debug!(device_id = %id, error = %e, "logout before delete");
+    }
+    let done = sqlx::query("DELETE FROM devices WHERE id = $1")
+        .bind(&id)
+        .execute(&st.db.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("device"));
+    }
+    crate::queue::wake(&st, &id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn transport_error(e: crate::transport::TransportError) -> ApiError {
+    use crate::transport::TransportError as E;
+    match e {
+        E::Unsupported => ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "the configured transport cannot do this",
+        ),
+        E::InvalidState(m) => ApiError::conflict(m),
+        E::Failed(m) => ApiError::new(StatusCode::BAD_GATEWAY, "transport_failed", m),
+    }
+}
+
+async fn device_status(st: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
+    let v = load(st, p, id).await?;
+    Ok(v["status"].as_str().unwrap_or_default().to_string())
+}
+
+pub async fn connect(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    let status = device_status(&st, &p, &id).await?;
+    if status == "banned" {
+        return Err(ApiError::conflict("the device is banned"));
+    }
+    st.transport.connect(&id).await.map_err(transport_error)?;
+    Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn reconnect(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    device_status(&st, &p, &id).await?;
+    st.transport
+        .disconnect(&id)
+        .await
+        .map_err(transport_error)?;
+    st.transport.connect(&id).await.map_err(transport_error)?;
+    Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn logout(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    p.require("devices:write")?;
+    device_status(&st, &p, &id).await?;
+    st.transport.logout(&id).await.map_err(transport_error)?;
+    Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
+}
+
+pub async fn qr(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("devices:write")?;
+    let status = device_status(&st, &p, &id).await?;
+    let qr = st
+        .qr
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned();
+    match qr {
+        Some((code, at)) => Ok(Json(
+            json!({ "qr": code, "created_at": ts(Some(at)), "status": status }),
+        )),
+        None if status == "online" => Err(ApiError::conflict(
+            "the device is already linked and online",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no QR code yet; connect the device first",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairCode {
+    phone: String,
+}
+
+pub async fn pair_code(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<PairCode>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("devices:write")?;
+    let status = device_status(&st, &p, &id).await?;
+    if status == "online" {
+        return Err(ApiError::conflict(
+            "the device is already linked and online",
+        ));
+    }
+    let phone = super::normalize_phone(&body.value.phone)
+        .ok_or_else(|| ApiError::field("phone", "must be a phone number with country code"))?;
+    let code = st
+        .transport
+        .pairing_code(&id, &phone)
+        .await
+        .map_err(transport_error)?;
+    Ok(Json(json!({ "code": code, "phone": phone })))
+}

@@ -1,0 +1,551 @@
+//! `/v1/devices/{id}/messages` (accept into the queue, with Idempotency-Key), `/v1/messages`
+//! (log with cursor pagination and filters) and `/v1/messages/{id}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{normalize_phone, normalize_to, ts};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::queue::{MediaRef, StoredContent, StoredMessage};
+use crate::state::AppState;
+use crate::util::{new_id, new_wa_message_id, now_ms, parse_rfc3339, sha256_hex};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    latitude: f64,
+    longitude: f64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactCard {
+    name: String,
+    phone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reaction {
+    message_id: String,
+    emoji: String,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    High,
+    Normal,
+    Low,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum When {
+    Unix(i64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    to: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image: Option<MediaRef>,
+    #[serde(default)]
+    video: Option<MediaRef>,
+    #[serde(default)]
+    audio: Option<MediaRef>,
+    #[serde(default)]
+    document: Option<MediaRef>,
+    #[serde(default)]
+    location: Option<Location>,
+    #[serde(default)]
+    contact: Option<ContactCard>,
+    #[serde(default)]
+    reaction: Option<Reaction>,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    mentions: Option<Vec<String>>,
+    #[serde(default)]
+    priority: Option<Priority>,
+    #[serde(default)]
+    send_at: Option<When>,
+    #[serde(default)]
+    reference_id: Option<String>,
+}
+
+const COLS: &str = "id, device_id, direction, chat, sender, kind, content, status, failure_reason, wa_message_id, priority, send_at, reference_id, attempts, created_at, updated_at, sent_at, delivered_at, read_at";
+
+fn priority_name(p: i64) -> &'static str {
+    match p {
+        0 => "high",
+        2 => "low",
+        _ => "normal",
+    }
+}
+
+fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
+    let content: String = r.try_get("content")?;
+    let stored: Value = serde_json::from_str(&content).unwrap_or(Value::Null);
+    Ok(json!({
+        "id": r.try_get::<String, _>("id")?,
+        "device_id": r.try_get::<String, _>("device_id")?,
+        "direction": r.try_get::<String, _>("direction")?,
+        "chat": r.try_get::<String, _>("chat")?,
+        "from": r.try_get::<Option<String>, _>("sender")?,
+        "type": r.try_get::<String, _>("kind")?,
+        "content": stored.get("content").cloned().unwrap_or(stored.clone()),
+        "reply_to": stored.get("reply_to").cloned().unwrap_or(Value::Null),
+        "status": r.try_get::<String, _>("status")?,
+        "failure_reason": r.try_get::<Option<String>, _>("failure_reason")?,
+        "wa_message_id": r.try_get::<String, _>("wa_message_id")?,
+        "priority": priority_name(r.try_get("priority")?),
+        "send_at": ts(r.try_get("send_at")?),
+        "reference_id": r.try_get::<Option<String>, _>("reference_id")?,
+        "attempts": r.try_get::<i64, _>("attempts")?,
+        "created_at": ts(Some(r.try_get("created_at")?)),
+        "updated_at": ts(Some(r.try_get("updated_at")?)),
+        "sent_at": ts(r.try_get("sent_at")?),
+        "delivered_at": ts(r.try_get("delivered_at")?),
+        "read_at": ts(r.try_get("read_at")?),
+    }))
+}
+
+fn media(field: &str, st: &AppState, m: MediaRef) -> Result<MediaRef, ApiError> {
+    crate::media::validate_url(&st.config.media.allow, &m.url)
+        .map_err(|e| ApiError::field(format!("{field}.url"), e.to_string()))?;
+    if m.caption.as_ref().is_some_and(|c| c.chars().count() > 4096) {
+        return Err(ApiError::field(
+            format!("{field}.caption"),
+            "must be at most 4096 characters",
+        ));
+    }
+    Ok(m)
+}
+
+fn content(st: &AppState, b: &mut SendMessage) -> Result<StoredContent, ApiError> {
+    let mut found: Vec<(&'static str, StoredContent)> = Vec::new();
+    if let Some(text) = b.text.take() {
+        if text.trim().is_empty() || text.chars().count() > 65536 {
+            return Err(ApiError::field("text", "must be 1 to 65536 characters"));
+        }
+        found.push(("text", StoredContent::Text { text }));
+    }
+    if let Some(m) = b.image.take() {
+        found.push(("image", StoredContent::Image(media("image", st, m)?)));
+    }
+    if let Some(m) = b.video.take() {
+        found.push(("video", StoredContent::Video(media("video", st, m)?)));
+    }
+    if let Some(m) = b.audio.take() {
+        found.push(("audio", StoredContent::Audio(media("audio", st, m)?)));
+    }
+    if let Some(m) = b.document.take() {
+        found.push((
+            "document",
+            StoredContent::Document(media("document", st, m)?),
+        ));
+    }
+    if let Some(l) = b.location.take() {
+        if !(-90.0..=90.0).contains(&l.latitude) {
+            return Err(ApiError::field(
+                "location.latitude",
+                "must be between -90 and 90",
+            ));
+        }
+        if !(-180.0..=180.0).contains(&l.longitude) {
+            return Err(ApiError::field(
+                "location.longitude",
+                "must be between -180 and 180",
+            ));
+        }
+        found.push((
+            "location",
+            StoredContent::Location {
+                latitude: l.latitude,
+                longitude: l.longitude,
+                name: l.name,
+                address: l.address,
+            },
+        ));
+    }
+    if let Some(c) = b.contact.take() {
+        super::check_len("contact.name", &c.name, 1, 200)?;
+        let phone = normalize_phone(&c.phone).ok_or_else(|| {
+            ApiError::field("contact.phone", "must be a phone number with country code")
+        })?;
+        found.push((
+            "contact",
+            StoredContent::Contact {
+                name: c.name,
+                phone,
+            },
+        ));
+    }
+    if let Some(r) = b.reaction.take() {
+        super::check_len("reaction.message_id", &r.message_id, 1, 128)?;
+        if r.emoji.chars().count() > 16 {
+            return Err(ApiError::field(
+                "reaction.emoji",
+                "must be one emoji (or empty to remove)",
+            ));
+        }
+        found.push((
+            "reaction",
+            StoredContent::Reaction {
+                message_id: r.message_id,
+                emoji: r.emoji,
+            },
+        ));
+    }
+    match found.len() {
+        0 => Err(ApiError::field(
+            "text",
+            "one of text, image, video, audio, document, location, contact, reaction is required",
+        )),
+        1 => Ok(found.pop().expect("one").1),
+        _ => Err(ApiError::field(
+            found[1].0,
+            format!(
+                "only one content kind per message; got {} and {}",
+                found[0].0, found[1].0
+            ),
+        )),
+    }
+}
+
+fn replay(status: i64, body: &str) -> Response {
+    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::ACCEPTED);
+    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let mut r = (status, Json(value)).into_response();
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r
+}
+
+async fn existing_idempotent(
+    st: &AppState,
+    key_id: &str,
+    idem: &str,
+    fingerprint: &str,
+) -> Result<Option<Response>, ApiError> {
+    let row: Option<(String, i64, String)> =
+        sqlx::query_as("SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2")
+            .bind(key_id)
+            .bind(idem)
+            .fetch_optional(&st.db.pool)
+            .await?;
+    match row {
+        Some((hash, status, body)) if hash == fingerprint => Ok(Some(replay(status, &body))),
+        Some(_) => Err(ApiError::conflict(
+            "Idempotency-Key was already used with a different request body",
+        )),
+        None => Ok(None),
+    }
+}
+
+pub async fn send(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(device_id): Path<String>,
+    headers: HeaderMap,
+    body: ApiJson<SendMessage>,
+) -> Result<Response, ApiError> {
+    p.require("messages:send")?;
+    p.check_device(&device_id)?;
+    let idem = match headers.get("idempotency-key") {
+        Some(v) => {
+            let s = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 255);
+            Some(
+                s.ok_or_else(|| {
+                    ApiError::field(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible ASCII characters",
+                    )
+                })?
+                .to_string(),
+            )
+        }
+        None => None,
+    };
+    let fingerprint = sha256_hex(
+        &[
+            format!("POST /v1/devices/{device_id}/messages\n").as_bytes(),
+            &body.raw[..],
+        ]
+        .concat(),
+    );
+    if let Some(k) = &idem
+        && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
+    {
+        return Ok(r);
+    }
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
+        .bind(&device_id)
+        .fetch_optional(&st.db.pool)
+        .await?;
+    if exists.is_none() {
+        return Err(ApiError::not_found("device"));
+    }
+    let mut b = body.value;
+    let to = normalize_to("to", &b.to)?;
+    let content = content(&st, &mut b)?;
+    let mentions = b
+        .mentions
+        .take()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| normalize_to(&format!("mentions[{i}]"), m))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(r) = &b.reply_to {
+        super::check_len("reply_to", r, 1, 128)?;
+    }
+    if let Some(r) = &b.reference_id {
+        super::check_len("reference_id", r, 1, 128)?;
+    }
+    let now = now_ms();
+    let send_at = match b.send_at.take() {
+        None => None,
+        Some(When::Unix(s)) if (0..=253_402_300_799).contains(&s) => Some(s * 1000),
+        Some(When::Text(t)) if parse_rfc3339(&t).is_some() => parse_rfc3339(&t),
+        Some(_) => {
+            return Err(ApiError::field(
+                "send_at",
+                "must be an RFC 3339 timestamp or unix seconds",
+            ));
+        }
+    };
+    let priority = match b.priority.unwrap_or(Priority::Normal) {
+        Priority::High => 0i64,
+        Priority::Normal => 1,
+        Priority::Low => 2,
+    };
+    let due = send_at.unwrap_or(now).max(now);
+    let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
+    let kind = content.kind();
+    let stored = StoredMessage {
+        content,
+        reply_to: b.reply_to.clone(),
+        mentions,
+    };
+    let id = new_id("msg");
+    let wa_id = new_wa_message_id();
+
+    let mut tx = st.db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12)",
+    )
+    .bind(&id)
+    .bind(&device_id)
+    .bind(&to)
+    .bind(kind)
+    .bind(serde_json::to_string(&stored).expect("serializable"))
+    .bind(&wa_id)
+    .bind(priority)
+    .bind(send_at)
+    .bind(b.reference_id.clone())
+    .bind(due)
+    .bind(expires_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query(&format!("SELECT {COLS} FROM messages WHERE id = $1"))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let response = view(&row)?;
+    let mut raced = false;
+    if let Some(k) = &idem {
+        let inserted = sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, 202, $4, $5)")
+            .bind(&p.key_id)
+            .bind(k)
+            .bind(&fingerprint)
+            .bind(response.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => raced = true,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let committed = if raced {
+        tx.rollback().await.map(|_| false)
+    } else {
+        tx.commit().await.map(|_| true)
+    };
+    if !matches!(committed, Ok(true)) {
+        // A concurrent request with the same key won the race: answer as it did (its row
+        // is committed by now, since ours waited on it).
+        if let Some(k) = &idem
+            && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
+        {
+            return Ok(r);
+        }
+        return Err(match committed {
+            Err(e) => e.into(),
+            Ok(_) => {
+                ApiError::conflict("a concurrent request with this Idempotency-Key is in progress")
+            }
+        });
+    }
+    tracing::info!(message_id = %id, device_id = %device_id, kind, "message queued");
+    crate::queue::wake(&st, &device_id);
+    Ok((StatusCode::ACCEPTED, Json(response)).into_response())
+}
+
+pub async fn get_one(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("messages:read")?;
+    let row = sqlx::query(&format!("SELECT {COLS} FROM messages WHERE id = $1"))
+        .bind(&id)
+        .fetch_optional(&st.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let device: String = row.try_get("device_id")?;
+    if p.device_id.as_deref().is_some_and(|d| d != device) {
+        return Err(ApiError::not_found("message"));
+    }
+    Ok(Json(view(&row)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    device_id: Option<String>,
+    chat: Option<String>,
+    direction: Option<String>,
+    status: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+enum Param {
+    S(String),
+    I(i64),
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("messages:read")?;
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    let mut push = |sql: &str, v: Param, conds: &mut Vec<String>| {
+        params.push(v);
+        conds.push(sql.replace('?', &format!("${}", params.len())));
+    };
+    let device = match (&p.device_id, q.device_id) {
+        (Some(bound), Some(asked)) if *bound != asked => return Err(ApiError::not_found("device")),
+        (Some(bound), _) => Some(bound.clone()),
+        (None, asked) => asked,
+    };
+    if let Some(d) = device {
+        push("device_id = ?", Param::S(d), &mut conds);
+    }
+    if let Some(c) = q.chat {
+        push("chat = ?", Param::S(normalize_to("chat", &c)?), &mut conds);
+    }
+    if let Some(d) = q.direction {
+        if d != "in" && d != "out" {
+            return Err(ApiError::field("direction", "must be in or out"));
+        }
+        push("direction = ?", Param::S(d), &mut conds);
+    }
+    if let Some(s) = q.status {
+        if !["queued", "sent", "delivered", "read", "failed", "received"].contains(&s.as_str()) {
+            return Err(ApiError::field(
+                "status",
+                "must be queued, sent, delivered, read, failed or received",
+            ));
+        }
+        push("status = ?", Param::S(s), &mut conds);
+    }
+    if let Some(s) = q.since {
+        let t = parse_rfc3339(&s)
+            .ok_or_else(|| ApiError::field("since", "must be an RFC 3339 timestamp"))?;
+        push("created_at >= ?", Param::I(t), &mut conds);
+    }
+    if let Some(s) = q.until {
+        let t = parse_rfc3339(&s)
+            .ok_or_else(|| ApiError::field("until", "must be an RFC 3339 timestamp"))?;
+        push("created_at < ?", Param::I(t), &mut conds);
+    }
+    if let Some(c) = q.cursor {
+        let bad = || ApiError::field("cursor", "invalid cursor");
+        let raw = URL_SAFE_NO_PAD.decode(c.as_bytes()).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let (t, id) = raw.split_once(':').ok_or_else(bad)?;
+        let t: i64 = t.parse().map_err(|_| bad())?;
+        params.push(Param::I(t));
+        let a = params.len();
+        params.push(Param::S(id.to_string()));
+        conds.push(format!(
+            "(created_at < ${a} OR (created_at = ${a} AND id < ${}))",
+            a + 1
+        ));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 200"));
+    }
+    let where_ = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLS} FROM messages {where_} ORDER BY created_at DESC, id DESC LIMIT {}",
+        limit + 1
+    );
+    let mut query = sqlx::query(&sql);
+    for prm in params {
+        query = match prm {
+            Param::S(s) => query.bind(s),
+            Param::I(i) => query.bind(i),
+        };
+    }
+    let mut rows = query.fetch_all(&st.db.pool).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        let last = rows.last().expect("non-empty when more");
+        let t: i64 = last.try_get("created_at")?;
+        let id: String = last.try_get("id")?;
+        Some(URL_SAFE_NO_PAD.encode(format!("{t}:{id}")))
+    } else {
+        None
+    };
+    let data = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "data": data, "next_cursor": next })))
+}

@@ -1,0 +1,193 @@
+//! API keys: generation, hashed storage, the bearer-token extractor, scopes and the per-key
+//! token-bucket rate limiter.
+//!
+//! Key format: `wsk_` + 43 characters of URL-safe base64 (32 random bytes). The database keeps
+//! the first 12 characters in clear as a lookup prefix and the hex SHA-256 of the whole key;
+//! candidates found by prefix are compared in constant time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use base64::Engine;
+use rand::RngCore;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::util::{ct_eq, sha256_hex};
+
+/// Every scope a key can hold.
+pub const SCOPES: &[&str] = &[
+    "devices:read",
+    "devices:write",
+    "messages:send",
+    "messages:read",
+    "webhooks:write",
+    "contacts:read",
+    "contacts:write",
+    "admin:*",
+];
+
+/// Length of the clear lookup prefix.
+pub const PREFIX_LEN: usize = 12;
+
+/// A fresh random key.
+pub fn generate_key() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    format!(
+        "wsk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
+}
+
+/// The lookup prefix of a presented key.
+pub fn key_prefix(key: &str) -> String {
+    key.chars().take(PREFIX_LEN).collect()
+}
+
+type KeyRow = (String, String, String, Option<String>, Option<i64>);
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Key id.
+    pub key_id: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// When set, the key may act on this device only.
+    pub device_id: Option<String>,
+}
+
+impl Principal {
+    /// Whether the key is an admin key.
+    pub fn is_admin(&self) -> bool {
+        self.scopes.iter().any(|s| s == "admin:*")
+    }
+    /// 403 unless the key holds `scope` (or `admin:*`).
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.is_admin() || self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_scope(scope))
+        }
+    }
+    /// 404 when the key is bound to another device (the device's existence is not revealed).
+    pub fn check_device(&self, device_id: &str) -> Result<(), ApiError> {
+        match &self.device_id {
+            Some(d) if d != device_id => Err(ApiError::not_found("device")),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Already authenticated by the route's scope guard: do not look up (or rate-count) twice.
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <key>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer <key>"))?;
+        let hash = sha256_hex(token.as_bytes());
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_prefix(token))
+        .fetch_all(&state.db.pool)
+        .await?;
+        let mut found = None;
+        for (id, stored, scopes, device_id, rate) in rows {
+            // Compare every candidate so timing does not depend on which one matched.
+            if ct_eq(stored.as_bytes(), hash.as_bytes()) {
+                found = Some((id, scopes, device_id, rate));
+            }
+        }
+        let (key_id, scopes, device_id, rate) =
+            found.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+        let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
+        if let Some(per_minute) = rate.filter(|r| *r > 0) {
+            state
+                .limiter
+                .check(&key_id, per_minute as u32)
+                .map_err(ApiError::rate_limited)?;
+        }
+        Ok(Principal {
+            key_id,
+            scopes,
+            device_id,
+        })
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Token buckets per key: capacity = the per-minute limit, refilled continuously.
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    /// Takes one token for `key_id`, or returns the whole seconds until one is available.
+    pub fn check(&self, key_id: &str, per_minute: u32) -> Result<(), u64> {
+        let now = Instant::now();
+        let cap = per_minute.max(1) as f64;
+        let rate = cap / 60.0;
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = map.entry(key_id.to_string()).or_insert(Bucket {
+            tokens: cap,
+            last: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(cap);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_capacity_then_refuses_with_wait() {
+        let l = RateLimiter::default();
+        for _ in 0..3 {
+            assert!(l.check("k", 3).is_ok());
+        }
+        let wait = l.check("k", 3).unwrap_err();
+        assert!((1..=20).contains(&wait), "{wait}");
+        assert!(l.check("other", 3).is_ok());
+    }
+
+    #[test]
+    fn generated_keys_are_distinct_and_prefixed() {
+        let a = generate_key();
+        assert!(a.starts_with("wsk_") && a.len() == 47);
+        assert_ne!(a, generate_key());
+    }
+}

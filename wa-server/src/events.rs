@@ -1,0 +1,251 @@
+//! The event log and webhook outbox. [`record`] runs inside the caller's transaction, so an
+//! event (and one delivery row per matching webhook) exists exactly when the state change it
+//! describes was committed. Also applies what transports report ([`apply_transport_event`]).
+
+use serde_json::{Value, json};
+use sqlx::{Any, Transaction};
+
+use crate::state::{AppState, Metrics};
+use crate::transport::{InboundMessage, ReceiptKind, TransportEvent};
+use crate::util::{new_id, new_wa_message_id, now_ms, rfc3339};
+
+/// Event types the gateway emits.
+pub const EVENT_TYPES: &[&str] = &[
+    "device.status",
+    "message.received",
+    "message.sent",
+    "message.delivered",
+    "message.read",
+    "message.failed",
+];
+
+/// Appends an event for `device_id` inside `tx`. Returns its global position, or `None` when
+/// the device no longer exists.
+pub async fn record(
+    tx: &mut Transaction<'static, Any>,
+    device_id: &str,
+    event_type: &str,
+    data: Value,
+) -> Result<Option<i64>, sqlx::Error> {
+    let seq: Option<(i64,)> = sqlx::query_as(
+        "UPDATE devices SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(device_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((seq,)) = seq else { return Ok(None) };
+    // One counter row gives a gap-free global order equal to commit order: the row lock is
+    // held until this transaction commits.
+    let (pos,): (i64,) = sqlx::query_as(
+        "UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let now = now_ms();
+    let id = new_id("evt");
+    let payload = json!({
+        "id": id,
+        "type": event_type,
+        "device_id": device_id,
+        "sequence": seq,
+        "timestamp": rfc3339(now),
+        "data": data,
+    });
+    sqlx::query(
+        "INSERT INTO events (pos, id, device_id, seq, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(pos)
+    .bind(&id)
+    .bind(device_id)
+    .bind(seq)
+    .bind(event_type)
+    .bind(payload.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let hooks: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, events FROM webhooks WHERE enabled = 1 AND (device_id IS NULL OR device_id = $1)")
+            .bind(device_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    for (hook_id, events) in hooks {
+        let wanted: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
+        if !wanted.iter().any(|e| e == "*" || e == event_type) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_pos, device_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+        )
+        .bind(new_id("dlv"))
+        .bind(&hook_id)
+        .bind(pos)
+        .bind(device_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(Some(pos))
+}
+
+/// Applies one transport report to the database (with its event) and wakes listeners.
+pub async fn apply_transport_event(
+    state: &AppState,
+    event: TransportEvent,
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.pool.begin().await?;
+    let now = now_ms();
+    let mut wake_device = None;
+    let pos = match event {
+        TransportEvent::Qr { device_id, code } => {
+            state
+                .qr
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(device_id, (code, now));
+            return Ok(());
+        }
+        TransportEvent::Status {
+            device_id,
+            status,
+            phone,
+            push_name,
+        } => {
+            if status != crate::transport::DeviceStatus::QrWaiting {
+                state
+                    .qr
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&device_id);
+            }
+            let done = sqlx::query(
+                "UPDATE devices SET status = $2, phone = COALESCE($3, phone), push_name = COALESCE($4, push_name), last_seen_at = $5, updated_at = $5 WHERE id = $1",
+            )
+            .bind(&device_id)
+            .bind(status.as_str())
+            .bind(phone.clone())
+            .bind(push_name.clone())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(());
+            }
+            wake_device = Some(device_id.clone());
+            let data = json!({ "status": status.as_str(), "phone": phone, "push_name": push_name });
+            record(&mut tx, &device_id, "device.status", data).await?
+        }
+        TransportEvent::Receipt {
+            device_id,
+            wa_message_id,
+            kind,
+        } => {
+            let (new, sql) = match kind {
+                ReceiptKind::Delivered => (
+                    "delivered",
+                    "UPDATE messages SET status = 'delivered', delivered_at = $3, updated_at = $3 WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'out' AND status IN ('queued', 'sent') RETURNING id",
+                ),
+                ReceiptKind::Read => (
+                    "read",
+                    "UPDATE messages SET status = 'read', read_at = $3, delivered_at = COALESCE(delivered_at, $3), updated_at = $3 WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'out' AND status IN ('queued', 'sent', 'delivered') RETURNING id",
+                ),
+            };
+            let row: Option<(String,)> = sqlx::query_as(sql)
+                .bind(&device_id)
+                .bind(&wa_message_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((id,)) = row else { return Ok(()) };
+            let data = json!({ "message_id": id, "wa_message_id": wa_message_id, "status": new });
+            record(&mut tx, &device_id, &format!("message.{new}"), data).await?
+        }
+        TransportEvent::Inbound { device_id, message } => {
+            match store_inbound(&mut tx, &device_id, &message, now).await? {
+                Some(data) => {
+                    Metrics::inc(&state.metrics.messages_received);
+                    record(&mut tx, &device_id, "message.received", data).await?
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    tx.commit().await?;
+    if let Some(pos) = pos {
+        state.events_committed(pos);
+    }
+    if let Some(d) = wake_device {
+        crate::queue::wake(state, &d);
+    }
+    Ok(())
+}
+
+async fn store_inbound(
+    tx: &mut Transaction<'static, Any>,
+    device_id: &str,
+    m: &InboundMessage,
+    now: i64,
+) -> Result<Option<Value>, sqlx::Error> {
+    let exists: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM messages WHERE device_id = $1 AND wa_message_id = $2 AND direction = 'in'",
+    )
+    .bind(device_id)
+    .bind(&m.wa_message_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if exists.is_some() {
+        return Ok(None); // a redelivered message is stored and announced once
+    }
+    let id = new_id("msg");
+    let wa = if m.wa_message_id.is_empty() {
+        new_wa_message_id()
+    } else {
+        m.wa_message_id.clone()
+    };
+    let content = json!({ "type": "text", "text": m.text });
+    sqlx::query(
+        "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, 'text', $5, 'received', $6, 1, 0, $7, $7, $7)",
+    )
+    .bind(&id)
+    .bind(device_id)
+    .bind(&m.chat)
+    .bind(&m.sender)
+    .bind(content.to_string())
+    .bind(&wa)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(json!({
+        "message_id": id,
+        "wa_message_id": wa,
+        "chat": m.chat,
+        "from": m.sender,
+        "text": m.text,
+        "timestamp": rfc3339(m.timestamp_ms),
+    })))
+}
+
+/// Consumes transport reports until the channel closes.
+pub async fn run_transport_events(
+    state: AppState,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<TransportEvent>,
+) {
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = state.stopped() => break,
+        };
+        // Retry a few times on database trouble; a report must not be dropped silently.
+        for attempt in 0..5u32 {
+            match apply_transport_event(&state, ev.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "applying transport event failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Shared state handed to every handler and background task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Notify, broadcast};
+
+use crate::auth::RateLimiter;
+use crate::config::Config;
+use crate::db::Db;
+use crate::media::MediaFetcher;
+use crate::transport::DeviceTransport;
+
+/// Counters exported at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// HTTP responses by status class index (1xx..5xx → 0..4).
+    pub http_responses: [AtomicU64; 5],
+    /// Messages handed to WhatsApp.
+    pub messages_sent: AtomicU64,
+    /// Messages that failed for good.
+    pub messages_failed: AtomicU64,
+    /// Send attempts that will be retried.
+    pub send_retries: AtomicU64,
+    /// Inbound messages stored.
+    pub messages_received: AtomicU64,
+    /// Webhook attempts answered 2xx.
+    pub webhook_ok: AtomicU64,
+    /// Webhook attempts that failed.
+    pub webhook_failed: AtomicU64,
+    /// Deliveries moved to the dead-letter state.
+    pub webhook_dead: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds one to a counter.
+    pub fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Everything the handlers share.
+pub struct Inner {
+    /// Database.
+    pub db: Db,
+    /// Settings.
+    pub config: Config,
+    /// WhatsApp connection provider.
+    pub transport: Arc<dyn DeviceTransport>,
+    /// Per-key rate limiting.
+    pub limiter: RateLimiter,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Media fetching under the SSRF policy.
+    pub media: MediaFetcher,
+    /// Per-device queue worker wake-ups.
+    pub workers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Latest QR code per device (payload, unix ms), kept in memory only: QR codes rotate
+    /// every few seconds and are useless after linking.
+    pub qr: Mutex<HashMap<String, (String, i64)>>,
+    /// Set once background tasks run; queue workers are only spawned then.
+    pub background: AtomicBool,
+    /// Set on shutdown.
+    pub stopping: AtomicBool,
+    /// Position of each newly committed event (for SSE and the webhook worker).
+    pub events: broadcast::Sender<i64>,
+    /// Wakes the webhook delivery worker.
+    pub webhook_wake: Notify,
+    /// Wakes every background task at shutdown.
+    pub stop: Notify,
+}
+
+/// Cheap-to-clone handle on [`Inner`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Asks every background task to finish.
+    pub fn shut_down(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop.notify_waiters();
+    }
+
+    /// Resolves once shutdown was requested.
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.stop.notified();
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            // The flag is re-checked at least every second in case a wake-up was missed.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), notified).await;
+        }
+    }
+
+    /// Tells listeners that events up to `pos` are committed.
+    pub fn events_committed(&self, pos: i64) {
+        let _ = self.events.send(pos);
+        self.webhook_wake.notify_one();
+    }
+}
