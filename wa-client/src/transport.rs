@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wa_core::crypto::KeyPair;
 use wa_core::noise::{
@@ -258,9 +259,14 @@ pub(crate) async fn connect(
         "Origin",
         "https://web.whatsapp.com".parse().expect("static header"),
     );
-    let (ws, _) = tokio_tungstenite::client_async_tls_with_config(request, io, None, None)
-        .await
-        .map_err(|e| Error::Transport(e.to_string()))?;
+    // Small buffers: frames are mostly tiny and a client may hold thousands of connections.
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) =
+        tokio_tungstenite::client_async_tls_with_config(request, io, Some(ws_config), None)
+            .await
+            .map_err(|e| Error::Transport(e.to_string()))?;
     let (mut sink, mut stream) = ws.split();
 
     let mut encoder = FrameEncoder::client(None).map_err(|e| Error::Handshake(e.to_string()))?;
