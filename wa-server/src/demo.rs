@@ -21,7 +21,7 @@ pub const DEMO_CONTACTS: [&str; 3] = ["6281100000001", "6281100000002", "6281100
 /// Demo phones that link devices get numbers from this one up (+1, +2, …).
 pub const DEMO_PHONE_BASE: u64 = 6_281_200_000_000;
 
-/// A running demo sandbox. Use [`Demo::linker`] as the transport's auto-linker.
+/// A running demo sandbox. Wrap it in a [`DemoLinker`] to make it the transport's auto-linker.
 pub struct Demo {
     sandbox: Sandbox,
     next_phone: AtomicU64,
