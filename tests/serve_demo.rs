@@ -138,6 +138,45 @@ async fn send_and_get_echo(base: &str, key: &str, device: &str, text: &str) {
     assert_eq!(echo["from"], "6281100000001@s.whatsapp.net");
 }
 
+async fn wait_status(base: &str, key: &str, device: &str, status: &str) -> Value {
+    poll(status, async || {
+        let (_, d) = call(
+            &format!("{base}/v1/devices/{device}"),
+            key,
+            reqwest::Method::GET,
+            None,
+        )
+        .await;
+        (d["status"] == status).then_some(d)
+    })
+    .await
+}
+
+/// Creates and connects a device; the demo links it. Returns its id and phone number.
+async fn link_device(base: &str, key: &str, name: &str) -> (String, String) {
+    let (s, dev) = call(
+        &format!("{base}/v1/devices"),
+        key,
+        reqwest::Method::POST,
+        Some(json!({ "name": name })),
+    )
+    .await;
+    assert_eq!(s, 201, "{dev}");
+    let device = dev["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        &format!("{base}/v1/devices/{device}/connect"),
+        key,
+        reqwest::Method::POST,
+        None,
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let online = wait_status(base, key, &device, "online").await;
+    let phone = online["phone"].as_str().unwrap().to_string();
+    assert!(phone.starts_with("62812"), "{online}");
+    (device, phone)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!("wasap-serve-demo-{}", std::process::id()));
@@ -149,36 +188,20 @@ async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
         .expect("first start prints the admin key");
     let base = gw.url.clone();
 
-    let (s, dev) = call(
-        &format!("{base}/v1/devices"),
-        &key,
-        reqwest::Method::POST,
-        Some(json!({ "name": "shop" })),
-    )
-    .await;
-    assert_eq!(s, 201, "{dev}");
-    let device = dev["id"].as_str().unwrap().to_string();
+    // A device that is logged out before the restart takes the first demo number along.
+    let first = link_device(&base, &key, "first").await;
+    let (device, phone) = link_device(&base, &key, "shop").await;
+    assert_ne!(phone, first.1);
+    send_and_get_echo(&base, &key, &device, "hello from the quick start").await;
     let (s, v) = call(
-        &format!("{base}/v1/devices/{device}/connect"),
+        &format!("{base}/v1/devices/{}/logout", first.0),
         &key,
         reqwest::Method::POST,
         None,
     )
     .await;
     assert_eq!(s, 202, "{v}");
-    let online = poll("online", async || {
-        let (_, d) = call(
-            &format!("{base}/v1/devices/{device}"),
-            &key,
-            reqwest::Method::GET,
-            None,
-        )
-        .await;
-        (d["status"] == "online").then_some(d)
-    })
-    .await;
-    assert!(online["phone"].as_str().unwrap().starts_with("62812"));
-    send_and_get_echo(&base, &key, &device, "hello from the quick start").await;
+    wait_status(&base, &key, &first.0, "logged_out").await;
     gw.terminate();
 
     let gw = Gateway::start(&dir);
@@ -187,7 +210,7 @@ async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
         "the key is printed only at the first start"
     );
     let base = gw.url.clone();
-    poll("online again", async || {
+    let relinked = poll("online again", async || {
         let (s, d) = call(
             &format!("{base}/v1/devices/{device}"),
             &key,
@@ -199,6 +222,11 @@ async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
         (d["status"] == "online").then_some(d)
     })
     .await;
+    assert_eq!(
+        relinked["phone"],
+        phone.as_str(),
+        "the demo phone number is kept"
+    );
     send_and_get_echo(&base, &key, &device, "still here after a restart").await;
     gw.terminate();
     let _ = std::fs::remove_dir_all(&dir);

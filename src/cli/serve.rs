@@ -74,7 +74,7 @@ async fn serve(args: Args) -> Result<(), String> {
         ClientTransportConfig::new(wasap::server::client_transport::devices_dir(&args.data_dir));
     let demo = if args.demo {
         let demo = Arc::new(
-            Demo::start()
+            Demo::start_with(Some(args.data_dir.join("demo-phones.json")))
                 .await
                 .map_err(|e| format!("demo sandbox: {e}"))?,
         );

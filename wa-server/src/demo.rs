@@ -3,9 +3,11 @@
 //!
 //! The sandbox lives in memory only. After a restart the devices' stored credentials are
 //! unknown to the fresh sandbox: their login fails, they are reported `logged_out`, and the
-//! transport links them again at once (new QR, scanned by a new demo phone).
+//! transport links them again at once (new QR, scanned by the device's demo phone, whose
+//! number is kept in a small JSON file when one is given).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,6 +28,7 @@ pub struct Demo {
     sandbox: Sandbox,
     next_phone: AtomicU64,
     phones: Mutex<HashMap<String, String>>,
+    phones_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Demo {
@@ -39,14 +42,33 @@ impl std::fmt::Debug for Demo {
 impl Demo {
     /// Starts the sandbox on a free loopback port and creates the echo contacts.
     pub async fn start() -> Result<Demo, SandboxError> {
+        Demo::start_with(None).await
+    }
+
+    /// Like [`Demo::start`]; `phones_file` (JSON, device id -> number) keeps each device's
+    /// demo phone number across restarts.
+    pub async fn start_with(phones_file: Option<PathBuf>) -> Result<Demo, SandboxError> {
         let sandbox = Sandbox::start(SandboxConfig::default()).await?;
         for number in DEMO_CONTACTS {
             sandbox.create_phone(number).await?.set_echo(true);
         }
+        let phones: HashMap<String, String> = phones_file
+            .as_ref()
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let next = phones
+            .values()
+            .filter_map(|n| n.parse::<u64>().ok())
+            .filter_map(|n| n.checked_sub(DEMO_PHONE_BASE))
+            .max()
+            .unwrap_or(0)
+            + 1;
         Ok(Demo {
             sandbox,
-            next_phone: AtomicU64::new(1),
-            phones: Mutex::new(HashMap::new()),
+            next_phone: AtomicU64::new(next),
+            phones: Mutex::new(phones),
+            phones_file,
         })
     }
 
@@ -68,13 +90,23 @@ impl Demo {
     /// The demo phone number that linked (or will link) `device_id`.
     pub fn phone_of(&self, device_id: &str) -> String {
         let mut phones = self.phones.lock().unwrap_or_else(|p| p.into_inner());
-        phones
-            .entry(device_id.to_string())
-            .or_insert_with(|| {
-                let n = self.next_phone.fetch_add(1, Ordering::SeqCst);
-                (DEMO_PHONE_BASE + n).to_string()
-            })
-            .clone()
+        if let Some(number) = phones.get(device_id) {
+            return number.clone();
+        }
+        let n = self.next_phone.fetch_add(1, Ordering::SeqCst);
+        let number = (DEMO_PHONE_BASE + n).to_string();
+        phones.insert(device_id.to_string(), number.clone());
+        if let Some(file) = &self.phones_file {
+            let tmp = file.with_extension("tmp");
+            let written = serde_json::to_vec_pretty(&*phones)
+                .map_err(std::io::Error::other)
+                .and_then(|b| std::fs::write(&tmp, b))
+                .and_then(|()| std::fs::rename(&tmp, file));
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "saving the demo phone numbers failed");
+            }
+        }
+        number
     }
 
     /// Stops the sandbox.
