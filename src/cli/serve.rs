@@ -67,7 +67,30 @@ fn root_key(hex_key: &str) -> Result<[u8; 32], String> {
         .ok_or_else(|| "--wa-root-key must be 64 hex digits".to_string())
 }
 
+/// Logs go to stderr (stdout carries the key and URL); `WASAP_LOG` or `RUST_LOG` set the
+/// filter as `target=level` pairs, e.g. `info,wa_client=debug`.
+fn init_logging() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    const DEFAULT: &str = "info,sqlx=warn";
+    let spec = std::env::var("WASAP_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| DEFAULT.to_string());
+    let filter: Targets = spec
+        .parse()
+        .unwrap_or_else(|_| DEFAULT.parse().expect("the default filter parses"));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(filter)
+        .try_init();
+}
+
 async fn serve(args: Args) -> Result<(), String> {
+    init_logging();
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
     let mut tc =
