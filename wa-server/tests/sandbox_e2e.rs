@@ -602,6 +602,99 @@ async fn inbound_media_carries_type_caption_metadata_quote_and_mentions(db: Db) 
     g.stop().await;
 }
 
+async fn demo_mode_links_by_qr_and_by_code_by_itself_and_contacts_echo(db: Db) {
+    let Some(database_url) = fresh_database(db).await else {
+        return;
+    };
+    let demo = Arc::new(wa_server::Demo::start().await.unwrap());
+    let dir = temp_dir();
+    let mut tc = ClientTransportConfig::new(dir.0.join("devices"));
+    tc.ws_url = Some(demo.ws_url());
+    tc.root_key = Some(demo.root_key());
+    tc.auto_linker = Some(Arc::new(wa_server::DemoLinker(demo.clone())));
+    let transport = Arc::new(ClientTransport::new(tc));
+    let server = Server::builder()
+        .database_url(database_url.clone())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .admin_key(ADMIN)
+        .config(fast_config())
+        .transport(transport.clone())
+        .build()
+        .await
+        .unwrap()
+        .spawn()
+        .await
+        .unwrap();
+    // Reuse the helpers; the sandbox slot holds an unused sandbox.
+    let g = Gateway {
+        base: server.url(),
+        http: reqwest::Client::new(),
+        server: Some(server),
+        transport,
+        sandbox: Sandbox::start(SandboxConfig::default()).await.unwrap(),
+        database_url,
+        _dir: dir,
+    };
+    let by_qr = g.create_device(ADMIN).await;
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{by_qr}/connect"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let d = g.wait_device(ADMIN, &by_qr, "online").await;
+    assert_eq!(d["phone"], "6281200000001");
+
+    let by_code = g.create_device(ADMIN).await;
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{by_code}/pair-code"),
+            Some(json!({ "phone": "6289900000001" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = g.wait_device(ADMIN, &by_code, "online").await;
+    assert_eq!(d["phone"], "6289900000001");
+
+    for (device, contact) in [(&by_qr, "6281100000002"), (&by_code, "6281100000003")] {
+        let id = g
+            .send(
+                ADMIN,
+                device,
+                json!({ "to": contact, "text": format!("hi {contact}") }),
+            )
+            .await;
+        g.wait_message(ADMIN, &id, "delivered").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, v) = g
+                .call(
+                    ADMIN,
+                    Method::GET,
+                    &format!("/v1/messages?device_id={device}&direction=in"),
+                    None,
+                )
+                .await;
+            if let Some(m) = v["data"].as_array().and_then(|a| a.first()) {
+                assert_eq!(m["from"], format!("{contact}@s.whatsapp.net"));
+                assert_eq!(m["content"]["text"], format!("hi {contact}"));
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no echo from {contact}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    g.stop().await;
+}
+
 both_backends!(
     text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook,
     image_by_url_reaches_the_phone_with_caption_and_hash,
@@ -610,4 +703,5 @@ both_backends!(
     offline_device_keeps_messages_queued_until_it_reconnects,
     linked_devices_reconnect_by_themselves_after_a_gateway_restart,
     inbound_media_carries_type_caption_metadata_quote_and_mentions,
+    demo_mode_links_by_qr_and_by_code_by_itself_and_contacts_echo,
 );
