@@ -22,6 +22,7 @@ impl Gateway {
             .arg(data_dir)
             .env_remove("WASAP_ADMIN_KEY")
             .env_remove("WASAP_DATABASE_URL")
+            .env("WASAP_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
