@@ -695,6 +695,64 @@ async fn demo_mode_links_by_qr_and_by_code_by_itself_and_contacts_echo(db: Db) {
     g.stop().await;
 }
 
+async fn a_read_receipt_from_the_recipients_client_marks_the_message_read(db: Db) {
+    use futures_util::StreamExt;
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let owner = g.sandbox.create_phone("6281200000008").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &owner).await;
+    // The recipient reads on a linked wa-client device of their own.
+    let friend = g.sandbox.create_phone("6281100000008").await.unwrap();
+    let reader = wa_client::Client::builder(wa_client::MemoryStore::new())
+        .ws_url(g.sandbox.ws_url())
+        .root_key(g.sandbox.root_public_key())
+        .build();
+    let mut events = reader.events();
+    reader.connect().await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.next()).await {
+            Ok(Some(wa_client::Event::Qr(qr))) => {
+                friend.scan_qr(&qr.code).await.unwrap();
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no QR: {other:?}"),
+        }
+    }
+    reader
+        .wait_connected(Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    let id = g
+        .send(
+            ADMIN,
+            &dev,
+            json!({ "to": "6281100000008", "text": "please read" }),
+        )
+        .await;
+    let wa_id = g.wait_message(ADMIN, &id, "delivered").await["wa_message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let chat = loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.next()).await {
+            Ok(Some(wa_client::Event::Message(m))) if m.info.id == wa_id => {
+                break m.info.chat.clone();
+            }
+            Ok(Some(_)) => {}
+            other => panic!("the reader never got the message: {other:?}"),
+        }
+    };
+    reader.mark_read(&chat, None, &[wa_id]).await.unwrap();
+    let read = g.wait_message(ADMIN, &id, "read").await;
+    assert!(read["read_at"].is_string(), "{read}");
+    reader.disconnect().await;
+    g.stop().await;
+}
+
 both_backends!(
     text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook,
     image_by_url_reaches_the_phone_with_caption_and_hash,
@@ -704,4 +762,5 @@ both_backends!(
     linked_devices_reconnect_by_themselves_after_a_gateway_restart,
     inbound_media_carries_type_caption_metadata_quote_and_mentions,
     demo_mode_links_by_qr_and_by_code_by_itself_and_contacts_echo,
+    a_read_receipt_from_the_recipients_client_marks_the_message_read,
 );
