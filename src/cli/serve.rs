@@ -24,13 +24,13 @@ pub struct Args {
     #[arg(long, env = "WASAP_DATABASE_URL")]
     database_url: Option<String>,
     /// Websocket URL every device connects to (default WhatsApp's).
-    #[arg(long, env = "WASAP_WA_URL", conflicts_with = "demo")]
+    #[arg(long, env = "WASAP_WA_URL")]
     wa_url: Option<String>,
     /// The Noise root public key of that server, 64 hex digits (default WhatsApp's).
-    #[arg(long, env = "WASAP_WA_ROOT_KEY", conflicts_with = "demo")]
+    #[arg(long, env = "WASAP_WA_ROOT_KEY")]
     wa_root_key: Option<String>,
     /// Run an in-process sandbox instead of WhatsApp: devices link by themselves and the
-    /// contacts 6281100000001..3 echo every text.
+    /// contacts 6281100000001..3 echo every text. Overrides `--wa-url` and `--wa-root-key`.
     #[arg(long)]
     demo: bool,
     /// Networks media URLs may point at although they are private or loopback (repeatable,

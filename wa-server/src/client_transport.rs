@@ -141,9 +141,7 @@ impl ClientTransport {
     /// Disconnects every device (keeping credentials); call at shutdown.
     pub async fn shutdown(&self) {
         let slots: Vec<Slot> = self.slots.lock().await.drain().map(|(_, s)| s).collect();
-        for slot in slots {
-            slot.client.disconnect().await;
-        }
+        futures_util::future::join_all(slots.iter().map(|s| s.client.disconnect())).await;
     }
 
     fn emit(&self, event: TransportEvent) {
