@@ -178,6 +178,25 @@ async fn link_device(base: &str, key: &str, name: &str) -> (String, String) {
     (device, phone)
 }
 
+/// What the event stream holds so far (read until it stays quiet briefly).
+async fn sse(base: &str, key: &str) -> String {
+    use futures_util::StreamExt;
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let mut body = String::new();
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(Duration::from_millis(500), stream.next()).await
+    {
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!("wasap-serve-demo-{}", std::process::id()));
@@ -228,7 +247,47 @@ async fn quick_start_demo_links_sends_echoes_and_survives_a_restart() {
         phone.as_str(),
         "the demo phone number is kept"
     );
+    // The sandbox kept its state: the device logged in again, it was not linked anew.
+    let events = sse(&base, &key).await;
+    let statuses: Vec<&str> = events
+        .lines()
+        .filter(|l| l.starts_with("data:") && l.contains(&device) && l.contains("device.status"))
+        .filter_map(|l| l.split("\"status\":\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["qr_waiting", "online", "online"],
+        "statuses of the device before and after the restart: {events}"
+    );
     send_and_get_echo(&base, &key, &device, "still here after a restart").await;
+    gw.terminate();
+
+    // Without the sandbox state the old credentials are refused: the device is reported
+    // logged out and linked again by itself, by the same demo phone.
+    std::fs::remove_file(dir.join("sandbox.json")).unwrap();
+    let gw = Gateway::start(&dir);
+    let base = gw.url.clone();
+    let relinked = poll("linked again", async || {
+        let (_, d) = call(
+            &format!("{base}/v1/devices/{device}"),
+            &key,
+            reqwest::Method::GET,
+            None,
+        )
+        .await;
+        (d["status"] == "online").then_some(d)
+    })
+    .await;
+    assert_eq!(relinked["phone"], phone.as_str());
+    let events = sse(&base, &key).await;
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(&device) && l.contains("\"status\":\"logged_out\"")),
+        "the refused login is reported: {events}"
+    );
+    send_and_get_echo(&base, &key, &device, "linked anew").await;
     gw.terminate();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -97,7 +97,7 @@ async fn serve(args: Args) -> Result<(), String> {
         ClientTransportConfig::new(wasap::server::client_transport::devices_dir(&args.data_dir));
     let demo = if args.demo {
         let demo = Arc::new(
-            Demo::start_with(Some(args.data_dir.join("demo-phones.json")))
+            Demo::start_in(Some(&args.data_dir))
                 .await
                 .map_err(|e| format!("demo sandbox: {e}"))?,
         );
@@ -160,8 +160,10 @@ async fn serve(args: Args) -> Result<(), String> {
     wait_for_signal().await;
     running.shutdown().await;
     transport.shutdown().await;
-    // The demo sandbox ends with the process.
-    drop(demo);
+    // Last: the sandbox saves its state once the devices are gone.
+    if let Some(demo) = demo {
+        demo.shutdown().await;
+    }
     Ok(())
 }
 

@@ -1,19 +1,21 @@
 //! The `--demo` mode: an in-process wa-sandbox that every device connects to, a virtual phone
 //! per device that scans its QR code by itself, and three echo contacts to talk to.
 //!
-//! The sandbox lives in memory only. After a restart the devices' stored credentials are
-//! unknown to the fresh sandbox: their login fails, they are reported `logged_out`, and the
-//! transport links them again at once (new QR, scanned by the device's demo phone, whose
-//! number is kept in a small JSON file when one is given).
+//! [`Demo::start_in`] keeps the sandbox state (accounts, linked devices, the phones' Signal
+//! sessions, the root key) in `<dir>/sandbox.json` and the device -> demo phone numbers in
+//! `<dir>/demo-phones.json`, so linked devices log in again after a restart. The state is
+//! written at pairing and at [`Demo::shutdown`]; after a crash, or without a directory, a
+//! device the sandbox no longer knows fails to log in, is reported `logged_out`, and the
+//! transport links it again at once (new QR, scanned by the device's demo phone).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use wa_sandbox::{Sandbox, SandboxConfig, SandboxError};
+use wa_sandbox::{Phone, Sandbox, SandboxConfig, SandboxError};
 
 use crate::client_transport::AutoLinker;
 
@@ -25,7 +27,10 @@ pub const DEMO_PHONE_BASE: u64 = 6_281_200_000_000;
 
 /// A running demo sandbox. Wrap it in a [`DemoLinker`] to make it the transport's auto-linker.
 pub struct Demo {
-    sandbox: Sandbox,
+    /// `None` once shut down.
+    sandbox: tokio::sync::Mutex<Option<Sandbox>>,
+    ws_url: String,
+    root_key: [u8; 32],
     next_phone: AtomicU64,
     phones: Mutex<HashMap<String, String>>,
     phones_file: Option<PathBuf>,
@@ -34,21 +39,26 @@ pub struct Demo {
 impl std::fmt::Debug for Demo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Demo")
-            .field("ws_url", &self.sandbox.ws_url())
+            .field("ws_url", &self.ws_url)
             .finish_non_exhaustive()
     }
 }
 
 impl Demo {
-    /// Starts the sandbox on a free loopback port and creates the echo contacts.
+    /// Starts the sandbox on a free loopback port, in memory, and creates the echo contacts.
     pub async fn start() -> Result<Demo, SandboxError> {
-        Demo::start_with(None).await
+        Demo::start_in(None).await
     }
 
-    /// Like [`Demo::start`]; `phones_file` (JSON, device id -> number) keeps each device's
-    /// demo phone number across restarts.
-    pub async fn start_with(phones_file: Option<PathBuf>) -> Result<Demo, SandboxError> {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+    /// Like [`Demo::start`], keeping the sandbox state and the demo phone numbers in `dir`
+    /// (`sandbox.json`, `demo-phones.json`) across restarts.
+    pub async fn start_in(dir: Option<&Path>) -> Result<Demo, SandboxError> {
+        let config = SandboxConfig {
+            state_file: dir.map(|d| d.join("sandbox.json")),
+            ..SandboxConfig::default()
+        };
+        let phones_file = dir.map(|d| d.join("demo-phones.json"));
+        let sandbox = Sandbox::start(config).await?;
         for number in DEMO_CONTACTS {
             sandbox.create_phone(number).await?.set_echo(true);
         }
@@ -65,26 +75,35 @@ impl Demo {
             .unwrap_or(0)
             + 1;
         Ok(Demo {
-            sandbox,
+            ws_url: sandbox.ws_url(),
+            root_key: sandbox.root_public_key(),
+            sandbox: tokio::sync::Mutex::new(Some(sandbox)),
             next_phone: AtomicU64::new(next),
             phones: Mutex::new(phones),
             phones_file,
         })
     }
 
-    /// The sandbox (to inspect what demo phones received, inject faults, …).
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
-    }
-
     /// Where devices connect.
     pub fn ws_url(&self) -> String {
-        self.sandbox.ws_url()
+        self.ws_url.clone()
     }
 
     /// The root key devices must trust.
     pub fn root_key(&self) -> [u8; 32] {
-        self.sandbox.root_public_key()
+        self.root_key
+    }
+
+    /// The phone of `number`, created if needed (`None` after shutdown or for a bad number).
+    pub async fn phone(&self, number: &str) -> Option<Phone> {
+        let sandbox = self.sandbox.lock().await;
+        match sandbox.as_ref()?.create_phone(number).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "demo phone could not be created");
+                None
+            }
+        }
     }
 
     /// The demo phone number that linked (or will link) `device_id`.
@@ -109,9 +128,13 @@ impl Demo {
         number
     }
 
-    /// Stops the sandbox.
-    pub async fn shutdown(self) {
-        self.sandbox.shutdown().await;
+    /// Saves the state (when kept in a directory) and stops the sandbox. Disconnect the
+    /// devices first, so that their sessions and the phones' agree.
+    pub async fn shutdown(&self) {
+        let sandbox = self.sandbox.lock().await.take();
+        if let Some(sandbox) = sandbox {
+            sandbox.shutdown().await;
+        }
     }
 }
 
@@ -123,12 +146,8 @@ pub struct DemoLinker(pub std::sync::Arc<Demo>);
 impl AutoLinker for DemoLinker {
     async fn scan(&self, device_id: &str, qr: &str) {
         let number = self.0.phone_of(device_id);
-        let phone = match self.0.sandbox.create_phone(&number).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(device_id, error = %e, "demo phone could not be created");
-                return;
-            }
+        let Some(phone) = self.0.phone(&number).await else {
+            return;
         };
         // The QR is shown as soon as the server asked for pairing; retry briefly in case the
         // connection is still settling.
@@ -144,13 +163,11 @@ impl AutoLinker for DemoLinker {
     }
 
     async fn prepare_code(&self, phone: &str) {
-        if let Err(e) = self.0.sandbox.create_phone(phone).await {
-            tracing::warn!(error = %e, "demo phone could not be created");
-        }
+        let _ = self.0.phone(phone).await;
     }
 
     async fn enter_code(&self, phone: &str, code: &str) {
-        let Some(p) = self.0.sandbox.phone(phone) else {
+        let Some(p) = self.0.phone(phone).await else {
             return;
         };
         for attempt in 0..3 {
