@@ -77,6 +77,9 @@ impl std::fmt::Debug for ClientTransportConfig {
     }
 }
 
+/// Who waits for the pairing code of a device: the code, or why there is none.
+type CodeWaiter = tokio::sync::oneshot::Sender<Result<String, String>>;
+
 /// One device's client and the task that turns its events into transport events.
 struct Slot {
     client: Client,
@@ -98,7 +101,7 @@ pub struct ClientTransport {
     config: ClientTransportConfig,
     sink: OnceLock<EventSink>,
     slots: tokio::sync::Mutex<HashMap<String, Slot>>,
-    pair_codes: Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<String>>>>,
+    pair_codes: Arc<Mutex<HashMap<String, CodeWaiter>>>,
 }
 
 impl std::fmt::Debug for ClientTransport {
@@ -207,7 +210,7 @@ struct Pump {
     linker: Option<Arc<dyn AutoLinker>>,
     logging_out: Arc<AtomicBool>,
     code_pairing: Arc<AtomicBool>,
-    pair_codes: Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<String>>>>,
+    pair_codes: Arc<Mutex<HashMap<String, CodeWaiter>>>,
 }
 
 impl Pump {
@@ -252,7 +255,14 @@ impl Pump {
                     self.status(DeviceStatus::QrWaiting, None);
                     let waiter = lock(&self.pair_codes).remove(&self.device_id);
                     if let Some(tx) = waiter {
-                        let _ = tx.send(code);
+                        let _ = tx.send(Ok(code));
+                    }
+                }
+                Event::PairError { reason } => {
+                    tracing::info!(device_id = %self.device_id, %reason, "pairing failed");
+                    let waiter = lock(&self.pair_codes).remove(&self.device_id);
+                    if let Some(tx) = waiter {
+                        let _ = tx.send(Err(reason));
                     }
                 }
                 Event::Connected { jid } => {
@@ -659,10 +669,12 @@ impl DeviceTransport for ClientTransport {
                     slots.insert(device_id.to_string(), slot);
                     rx
                 };
-                match tokio::time::timeout(Duration::from_secs(30), rx).await {
-                    Ok(Ok(code)) => code,
+                let answer = tokio::time::timeout(Duration::from_secs(30), rx).await;
+                lock(&self.pair_codes).remove(device_id);
+                match answer {
+                    Ok(Ok(Ok(code))) => code,
+                    Ok(Ok(Err(reason))) => return Err(TransportError::Failed(reason)),
                     _ => {
-                        lock(&self.pair_codes).remove(device_id);
                         return Err(TransportError::Failed(
                             "no pairing code from WhatsApp in time".into(),
                         ));

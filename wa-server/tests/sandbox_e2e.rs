@@ -411,6 +411,24 @@ async fn pairing_code_links_the_device_to_that_number(db: Db) {
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
+    // A number WhatsApp does not know gets an error at once, not a code.
+    let stranger = g.create_device(ADMIN).await;
+    let started = std::time::Instant::now();
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{stranger}/pair-code"),
+            Some(json!({ "phone": "6289999999999" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("404"),
+        "{v}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
     let phone = g.sandbox.create_phone("6281200000003").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     let (s, v) = g
