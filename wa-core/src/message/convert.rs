@@ -38,6 +38,40 @@ fn flag(v: bool) -> Option<bool> {
     v.then_some(true)
 }
 
+/// The upload fields every media protobuf carries under the same names, read into [`Media`].
+macro_rules! media_in {
+    ($x:expr) => {
+        Media {
+            url: $x.url.clone(),
+            direct_path: $x.direct_path.clone(),
+            media_key: vec(&$x.media_key),
+            file_sha256: vec(&$x.file_sha256),
+            file_enc_sha256: vec(&$x.file_enc_sha256),
+            file_length: $x.file_length,
+            mimetype: $x.mimetype.clone(),
+            media_key_timestamp: $x.media_key_timestamp,
+        }
+    };
+}
+
+/// A media protobuf of type `$ty` with only the upload fields of [`Media`] `$f` set; the
+/// kind-specific fields come first in the struct literal that uses it as its base.
+macro_rules! media_out {
+    ($ty:ident, $f:expr) => {
+        $ty {
+            url: $f.url.clone(),
+            mimetype: $f.mimetype.clone(),
+            file_sha256: bytes(&$f.file_sha256),
+            file_length: $f.file_length,
+            media_key: bytes(&$f.media_key),
+            file_enc_sha256: bytes(&$f.file_enc_sha256),
+            direct_path: $f.direct_path.clone(),
+            media_key_timestamp: $f.media_key_timestamp,
+            ..Default::default()
+        }
+    };
+}
+
 impl MessageKey {
     /// The protobuf form.
     pub fn to_proto(&self) -> proto::MessageKey {
@@ -127,43 +161,27 @@ impl MessageContent {
             MessageContent::Image(m) => {
                 let f = &m.media;
                 out.image_message = Some(Box::new(ImageMessage {
-                    url: f.url.clone(),
-                    mimetype: f.mimetype.clone(),
                     caption: m.caption.clone(),
-                    file_sha256: bytes(&f.file_sha256),
-                    file_length: f.file_length,
                     height: m.height,
                     width: m.width,
-                    media_key: bytes(&f.media_key),
-                    file_enc_sha256: bytes(&f.file_enc_sha256),
-                    direct_path: f.direct_path.clone(),
-                    media_key_timestamp: f.media_key_timestamp,
                     jpeg_thumbnail: bytes(&m.jpeg_thumbnail),
                     context_info: ctx_out(&m.context),
                     view_once: flag(m.view_once),
-                    ..Default::default()
+                    ..media_out!(ImageMessage, f)
                 }));
             }
             MessageContent::Video(m) => {
                 let f = &m.media;
                 let video = Box::new(VideoMessage {
-                    url: f.url.clone(),
-                    mimetype: f.mimetype.clone(),
-                    file_sha256: bytes(&f.file_sha256),
-                    file_length: f.file_length,
                     seconds: m.seconds,
-                    media_key: bytes(&f.media_key),
                     caption: m.caption.clone(),
                     gif_playback: flag(m.gif_playback),
                     height: m.height,
                     width: m.width,
-                    file_enc_sha256: bytes(&f.file_enc_sha256),
-                    direct_path: f.direct_path.clone(),
-                    media_key_timestamp: f.media_key_timestamp,
                     jpeg_thumbnail: bytes(&m.jpeg_thumbnail),
                     context_info: ctx_out(&m.context),
                     view_once: flag(m.view_once),
-                    ..Default::default()
+                    ..media_out!(VideoMessage, f)
                 });
                 if m.round {
                     out.ptv_message = Some(video);
@@ -174,58 +192,34 @@ impl MessageContent {
             MessageContent::Audio(m) => {
                 let f = &m.media;
                 out.audio_message = Some(Box::new(AudioMessage {
-                    url: f.url.clone(),
-                    mimetype: f.mimetype.clone(),
-                    file_sha256: bytes(&f.file_sha256),
-                    file_length: f.file_length,
                     seconds: m.seconds,
                     ptt: flag(m.voice_note),
-                    media_key: bytes(&f.media_key),
-                    file_enc_sha256: bytes(&f.file_enc_sha256),
-                    direct_path: f.direct_path.clone(),
-                    media_key_timestamp: f.media_key_timestamp,
                     context_info: ctx_out(&m.context),
                     waveform: bytes(&m.waveform),
                     view_once: flag(m.view_once),
-                    ..Default::default()
+                    ..media_out!(AudioMessage, f)
                 }));
             }
             MessageContent::Document(m) => {
                 let f = &m.media;
                 out.document_message = Some(Box::new(DocumentMessage {
-                    url: f.url.clone(),
-                    mimetype: f.mimetype.clone(),
                     title: m.title.clone(),
-                    file_sha256: bytes(&f.file_sha256),
-                    file_length: f.file_length,
                     page_count: m.page_count,
-                    media_key: bytes(&f.media_key),
                     file_name: m.file_name.clone(),
-                    file_enc_sha256: bytes(&f.file_enc_sha256),
-                    direct_path: f.direct_path.clone(),
-                    media_key_timestamp: f.media_key_timestamp,
                     jpeg_thumbnail: bytes(&m.jpeg_thumbnail),
                     context_info: ctx_out(&m.context),
                     caption: m.caption.clone(),
-                    ..Default::default()
+                    ..media_out!(DocumentMessage, f)
                 }));
             }
             MessageContent::Sticker(m) => {
                 let f = &m.media;
                 out.sticker_message = Some(Box::new(StickerMessage {
-                    url: f.url.clone(),
-                    file_sha256: bytes(&f.file_sha256),
-                    file_enc_sha256: bytes(&f.file_enc_sha256),
-                    media_key: bytes(&f.media_key),
-                    mimetype: f.mimetype.clone(),
                     height: m.height,
                     width: m.width,
-                    direct_path: f.direct_path.clone(),
-                    file_length: f.file_length,
-                    media_key_timestamp: f.media_key_timestamp,
                     is_animated: flag(m.animated),
                     context_info: ctx_out(&m.context),
-                    ..Default::default()
+                    ..media_out!(StickerMessage, f)
                 }));
             }
             MessageContent::Location(m) => {
@@ -372,16 +366,7 @@ fn from_proto_at(m: &proto::Message, original: &proto::Message, depth: usize) ->
     }
     if let Some(x) = &m.image_message {
         return MessageContent::Image(Image {
-            media: Media {
-                url: x.url.clone(),
-                direct_path: x.direct_path.clone(),
-                media_key: vec(&x.media_key),
-                file_sha256: vec(&x.file_sha256),
-                file_enc_sha256: vec(&x.file_enc_sha256),
-                file_length: x.file_length,
-                mimetype: x.mimetype.clone(),
-                media_key_timestamp: x.media_key_timestamp,
-            },
+            media: media_in!(x),
             caption: x.caption.clone(),
             width: x.width,
             height: x.height,
@@ -397,16 +382,7 @@ fn from_proto_at(m: &proto::Message, original: &proto::Message, depth: usize) ->
         .or_else(|| m.ptv_message.as_deref().map(|v| (v, true)))
     {
         return MessageContent::Video(Video {
-            media: Media {
-                url: x.url.clone(),
-                direct_path: x.direct_path.clone(),
-                media_key: vec(&x.media_key),
-                file_sha256: vec(&x.file_sha256),
-                file_enc_sha256: vec(&x.file_enc_sha256),
-                file_length: x.file_length,
-                mimetype: x.mimetype.clone(),
-                media_key_timestamp: x.media_key_timestamp,
-            },
+            media: media_in!(x),
             caption: x.caption.clone(),
             width: x.width,
             height: x.height,
@@ -420,16 +396,7 @@ fn from_proto_at(m: &proto::Message, original: &proto::Message, depth: usize) ->
     }
     if let Some(x) = &m.audio_message {
         return MessageContent::Audio(Audio {
-            media: Media {
-                url: x.url.clone(),
-                direct_path: x.direct_path.clone(),
-                media_key: vec(&x.media_key),
-                file_sha256: vec(&x.file_sha256),
-                file_enc_sha256: vec(&x.file_enc_sha256),
-                file_length: x.file_length,
-                mimetype: x.mimetype.clone(),
-                media_key_timestamp: x.media_key_timestamp,
-            },
+            media: media_in!(x),
             seconds: x.seconds,
             voice_note: x.ptt.unwrap_or(false),
             waveform: vec(&x.waveform),
@@ -439,16 +406,7 @@ fn from_proto_at(m: &proto::Message, original: &proto::Message, depth: usize) ->
     }
     if let Some(x) = &m.document_message {
         return MessageContent::Document(Document {
-            media: Media {
-                url: x.url.clone(),
-                direct_path: x.direct_path.clone(),
-                media_key: vec(&x.media_key),
-                file_sha256: vec(&x.file_sha256),
-                file_enc_sha256: vec(&x.file_enc_sha256),
-                file_length: x.file_length,
-                mimetype: x.mimetype.clone(),
-                media_key_timestamp: x.media_key_timestamp,
-            },
+            media: media_in!(x),
             file_name: x.file_name.clone(),
             title: x.title.clone(),
             caption: x.caption.clone(),
@@ -459,16 +417,7 @@ fn from_proto_at(m: &proto::Message, original: &proto::Message, depth: usize) ->
     }
     if let Some(x) = &m.sticker_message {
         return MessageContent::Sticker(Sticker {
-            media: Media {
-                url: x.url.clone(),
-                direct_path: x.direct_path.clone(),
-                media_key: vec(&x.media_key),
-                file_sha256: vec(&x.file_sha256),
-                file_enc_sha256: vec(&x.file_enc_sha256),
-                file_length: x.file_length,
-                mimetype: x.mimetype.clone(),
-                media_key_timestamp: x.media_key_timestamp,
-            },
+            media: media_in!(x),
             width: x.width,
             height: x.height,
             animated: x.is_animated.unwrap_or(false),
