@@ -3,6 +3,7 @@
 
 mod contacts;
 mod devices;
+mod groups;
 mod keys;
 mod messages;
 mod meta;
@@ -64,6 +65,26 @@ fn table() -> Vec<Entry> {
             "/v1/devices/{id}/pair-code",
             DW,
             post(devices::pair_code),
+        ),
+        ("GET", "/v1/devices/{id}/groups", DR, get(groups::list)),
+        ("POST", "/v1/devices/{id}/groups", DW, post(groups::create)),
+        (
+            "GET",
+            "/v1/devices/{id}/groups/{jid}",
+            DR,
+            get(groups::get_one),
+        ),
+        (
+            "POST",
+            "/v1/devices/{id}/groups/{jid}/participants",
+            DW,
+            post(groups::participants),
+        ),
+        (
+            "POST",
+            "/v1/devices/{id}/groups/{jid}/leave",
+            DW,
+            post(groups::leave),
         ),
         (
             "POST",
