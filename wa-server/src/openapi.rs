@@ -237,6 +237,16 @@ const OPS: &[Op] = &[
         "Message",
     ),
     (
+        "POST",
+        "/v1/devices/{id}/broadcasts",
+        "sendBroadcast",
+        "Queue one templated text per member of a contact group (paced by the queue)",
+        Some("messages:send"),
+        Some("SendBroadcast"),
+        202,
+        "Broadcast",
+    ),
+    (
         "GET",
         "/v1/messages",
         "listMessages",
@@ -519,6 +529,12 @@ fn schemas() -> Value {
             obj(json!({ "remove": { "type": "array", "minItems": 1, "items": s("string") } }), &["remove"]),
         ] },
         "WaGroupParticipantChanges": obj(json!({ "action": { "type": "string", "enum": ["add", "remove"] }, "data": { "type": "array", "items": obj(json!({ "jid": s("string"), "error": { "type": ["integer", "null"], "description": "WhatsApp's code when it refused this member (403 privacy, 404 not on WhatsApp, 409 already a member)" } }), &["jid", "error"]) } }), &["action", "data"]),
+        "SendBroadcast": obj(json!({
+            "contact_group_id": s("string"),
+            "text": { "type": "string", "minLength": 1, "maxLength": 65536, "description": "template: {{name}}, {{first_name}}, {{phone}}, {{email}}, {{notes}} from the contact, any other {{key}} from vars; an unknown variable is a 400" },
+            "vars": { "type": "object", "additionalProperties": s("string") },
+        }), &["contact_group_id", "text"]),
+        "Broadcast": obj(json!({ "id": s("string"), "device_id": s("string"), "contact_group_id": s("string"), "count": s("integer"), "messages": { "type": "array", "items": obj(json!({ "id": s("string"), "contact_id": s("string"), "to": s("string"), "status": s("string") }), &["id", "contact_id", "to"]) } }), &["id", "count", "messages"]),
         "SendMessage": obj(json!({
             "to": { "type": "string", "description": "phone number with country code, user JID or group JID" },
             "text": s("string"), "image": media, "video": media, "audio": media, "document": media,

@@ -1,6 +1,7 @@
 //! The HTTP surface: the route table (also used to check the OpenAPI document) and shared
 //! request helpers.
 
+mod broadcasts;
 mod contacts;
 mod devices;
 mod groups;
@@ -91,6 +92,12 @@ fn table() -> Vec<Entry> {
             "/v1/devices/{id}/messages",
             MS,
             post(messages::send),
+        ),
+        (
+            "POST",
+            "/v1/devices/{id}/broadcasts",
+            MS,
+            post(broadcasts::create),
         ),
         ("GET", "/v1/messages", MR, get(messages::list)),
         ("GET", "/v1/messages/{id}", MR, get(messages::get_one)),
