@@ -77,6 +77,9 @@ fn parse(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// (id, name, phone, email, notes) of a member.
+type MemberRow = (String, String, String, Option<String>, Option<String>);
+
 /// A contact's fields, as template variables.
 struct Recipient {
     id: String,
@@ -158,7 +161,7 @@ pub async fn create(
         e.field = Some("contact_group_id".into());
         return Err(e);
     }
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<MemberRow> = sqlx::query_as(
         "SELECT c.id, c.name, c.phone, c.email, c.notes FROM contact_group_members m JOIN contacts c ON c.id = m.contact_id WHERE m.group_id = $1 ORDER BY m.added_at, c.id",
     )
     .bind(&b.contact_group_id)
