@@ -40,6 +40,29 @@ pub struct Args {
     /// Let webhook URLs point at private and loopback addresses (on with `--demo`).
     #[arg(long)]
     webhooks_allow_private: bool,
+    /// Pause between two sends of one device, in milliseconds: `N` or `MIN-MAX` (uniform).
+    /// The default (1000-3000) looks human to WhatsApp; `0` sends as fast as possible (tests,
+    /// benchmarks, the sandbox).
+    #[arg(long, env = "WASAP_QUEUE_PACING_MS", value_name = "MS")]
+    pacing_ms: Option<String>,
+}
+
+/// `N` or `MIN-MAX` milliseconds.
+fn pacing(spec: &str) -> Result<(std::time::Duration, std::time::Duration), String> {
+    let ms = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| format!("--pacing-ms: not a number of milliseconds: {s}"))
+    };
+    let (min, max) = match spec.split_once('-') {
+        Some((a, b)) => (ms(a)?, ms(b)?),
+        None => (ms(spec)?, ms(spec)?),
+    };
+    if min > max {
+        return Err("--pacing-ms: MIN is above MAX".into());
+    }
+    Ok((min, max))
 }
 
 /// Starts the gateway and serves until interrupted.
@@ -119,6 +142,9 @@ async fn serve(args: Args) -> Result<(), String> {
             .push(cidr.parse().map_err(|e| format!("--media-allow: {e}"))?);
     }
     config.webhooks.allow_private_targets = args.webhooks_allow_private;
+    if let Some(spec) = &args.pacing_ms {
+        (config.queue.min_delay, config.queue.max_delay) = pacing(spec)?;
+    }
     if args.demo {
         // Everything runs on this machine in the demo: local receivers and media servers.
         config

@@ -23,8 +23,9 @@ use wa_client::{Client, DisconnectReason, Event, MediaKind, MessageContent, Rece
 use wa_core::Jid;
 
 use crate::transport::{
-    DeviceStatus, DeviceTransport, EventSink, InboundMedia, InboundMessage, MediaPayload,
-    OutboundContent, OutboundMessage, ReceiptKind, SendError, TransportError, TransportEvent,
+    DeviceStatus, DeviceTransport, EventSink, GroupMember, GroupMetadata, InboundMedia,
+    InboundMessage, MediaPayload, OutboundContent, OutboundMessage, ParticipantAction,
+    ParticipantOutcome, ReceiptKind, SendError, TransportError, TransportEvent,
 };
 
 /// Plays the phone's part when a device shows a QR code or asks for a pairing code. Used by
@@ -199,6 +200,55 @@ impl ClientTransport {
 
     async fn is_paired(client: &Client) -> bool {
         client.jid().await.is_some()
+    }
+
+    /// The device's client, when it is connected.
+    async fn connected(&self, device_id: &str) -> Result<Client, TransportError> {
+        let slots = self.slots.lock().await;
+        match slots.get(device_id) {
+            Some(s) if s.client.is_connected() => Ok(s.client.clone()),
+            _ => Err(TransportError::Offline),
+        }
+    }
+}
+
+/// A client error of a request/answer operation (groups) as the gateway reports it.
+fn op_error(e: wa_client::Error) -> TransportError {
+    use wa_client::Error as E;
+    match e {
+        E::NotConnected | E::NotLoggedIn | E::LoggedOut | E::Shutdown => TransportError::Offline,
+        E::InvalidArgument(m) => TransportError::InvalidState(m),
+        E::Server { code, text } if (400..500).contains(&code) => {
+            TransportError::Refused { code, text }
+        }
+        other => failed(other),
+    }
+}
+
+fn parse_jid(s: &str) -> Result<Jid, TransportError> {
+    s.parse()
+        .map_err(|_| TransportError::InvalidState(format!("not a JID: {s}")))
+}
+
+fn parse_jids(list: &[String]) -> Result<Vec<Jid>, TransportError> {
+    list.iter().map(|s| parse_jid(s)).collect()
+}
+
+fn group_metadata(g: wa_client::GroupInfo) -> GroupMetadata {
+    GroupMetadata {
+        jid: g.jid.to_non_ad().to_string(),
+        subject: g.subject,
+        creator: g.creator.map(|c| c.to_non_ad().to_string()),
+        created_at: g.creation,
+        participants: g
+            .participants
+            .into_iter()
+            .map(|p| GroupMember {
+                jid: p.jid.to_non_ad().to_string(),
+                is_admin: p.is_admin,
+                is_super_admin: p.is_super_admin,
+            })
+            .collect(),
     }
 }
 
@@ -687,6 +737,109 @@ impl DeviceTransport for ClientTransport {
             tokio::spawn(async move { linker.enter_code(&phone, &code).await });
         }
         Ok(code)
+    }
+
+    async fn groups(&self, device_id: &str) -> Result<Vec<GroupMetadata>, TransportError> {
+        self.list_groups(device_id).await
+    }
+
+    async fn group_info(
+        &self,
+        device_id: &str,
+        group: &str,
+    ) -> Result<GroupMetadata, TransportError> {
+        self.one_group(device_id, group).await
+    }
+
+    async fn create_group(
+        &self,
+        device_id: &str,
+        subject: &str,
+        participants: &[String],
+    ) -> Result<GroupMetadata, TransportError> {
+        self.new_group(device_id, subject, participants).await
+    }
+
+    async fn change_participants(
+        &self,
+        device_id: &str,
+        group: &str,
+        action: ParticipantAction,
+        participants: &[String],
+    ) -> Result<Vec<ParticipantOutcome>, TransportError> {
+        self.members(device_id, group, action, participants).await
+    }
+
+    async fn leave_group(&self, device_id: &str, group: &str) -> Result<(), TransportError> {
+        self.leave(device_id, group).await
+    }
+}
+
+/// The group operations, kept apart from the trait impl above for readability.
+impl ClientTransport {
+    async fn list_groups(&self, device_id: &str) -> Result<Vec<GroupMetadata>, TransportError> {
+        let client = self.connected(device_id).await?;
+        let groups = client.groups().await.map_err(op_error)?;
+        Ok(groups.into_iter().map(group_metadata).collect())
+    }
+
+    async fn one_group(
+        &self,
+        device_id: &str,
+        group: &str,
+    ) -> Result<GroupMetadata, TransportError> {
+        let group = parse_jid(group)?;
+        let client = self.connected(device_id).await?;
+        client
+            .group_info(&group)
+            .await
+            .map(group_metadata)
+            .map_err(op_error)
+    }
+
+    async fn new_group(
+        &self,
+        device_id: &str,
+        subject: &str,
+        participants: &[String],
+    ) -> Result<GroupMetadata, TransportError> {
+        let jids = parse_jids(participants)?;
+        let client = self.connected(device_id).await?;
+        client
+            .create_group(subject, &jids)
+            .await
+            .map(group_metadata)
+            .map_err(op_error)
+    }
+
+    async fn members(
+        &self,
+        device_id: &str,
+        group: &str,
+        action: ParticipantAction,
+        participants: &[String],
+    ) -> Result<Vec<ParticipantOutcome>, TransportError> {
+        let group = parse_jid(group)?;
+        let jids = parse_jids(participants)?;
+        let client = self.connected(device_id).await?;
+        let changes = match action {
+            ParticipantAction::Add => client.add_participants(&group, &jids).await,
+            ParticipantAction::Remove => client.remove_participants(&group, &jids).await,
+        }
+        .map_err(op_error)?;
+        Ok(changes
+            .into_iter()
+            .map(|c| ParticipantOutcome {
+                jid: c.jid.to_non_ad().to_string(),
+                error: c.error,
+            })
+            .collect())
+    }
+
+    async fn leave(&self, device_id: &str, group: &str) -> Result<(), TransportError> {
+        let group = parse_jid(group)?;
+        let client = self.connected(device_id).await?;
+        client.leave_group(&group).await.map_err(op_error)
     }
 }
 

@@ -56,9 +56,10 @@ pub use config::{Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use demo::{Demo, DemoLinker};
 pub use transport::{
-    DeviceStatus, DeviceTransport, EventSink, InboundMedia, InboundMessage, MediaPayload,
-    MemoryTransport, NullTransport, OutboundContent, OutboundMessage, ReceiptKind, RecordedSend,
-    SendError, TransportEvent,
+    DeviceStatus, DeviceTransport, EventSink, GroupMember, GroupMetadata, InboundMedia,
+    InboundMessage, MediaPayload, MemoryTransport, NullTransport, OutboundContent, OutboundMessage,
+    ParticipantAction, ParticipantOutcome, ReceiptKind, RecordedSend, SendError, TransportError,
+    TransportEvent,
 };
 
 use state::{AppState, Inner, Metrics};

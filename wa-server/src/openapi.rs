@@ -177,6 +177,56 @@ const OPS: &[Op] = &[
         "PairCode",
     ),
     (
+        "GET",
+        "/v1/devices/{id}/groups",
+        "listDeviceGroups",
+        "The WhatsApp groups the device is a member of (asked live; 503 when offline)",
+        Some("devices:read"),
+        None,
+        200,
+        "WaGroupList",
+    ),
+    (
+        "POST",
+        "/v1/devices/{id}/groups",
+        "createDeviceGroup",
+        "Create a WhatsApp group with the device as admin",
+        Some("devices:write"),
+        Some("CreateWaGroup"),
+        201,
+        "WaGroup",
+    ),
+    (
+        "GET",
+        "/v1/devices/{id}/groups/{jid}",
+        "getDeviceGroup",
+        "A WhatsApp group's metadata and members (jid: `…@g.us` or the bare id)",
+        Some("devices:read"),
+        None,
+        200,
+        "WaGroup",
+    ),
+    (
+        "POST",
+        "/v1/devices/{id}/groups/{jid}/participants",
+        "changeDeviceGroupParticipants",
+        "Add or remove members of a WhatsApp group (the device must be an admin)",
+        Some("devices:write"),
+        Some("ChangeWaGroupParticipants"),
+        200,
+        "WaGroupParticipantChanges",
+    ),
+    (
+        "POST",
+        "/v1/devices/{id}/groups/{jid}/leave",
+        "leaveDeviceGroup",
+        "Leave a WhatsApp group",
+        Some("devices:write"),
+        None,
+        204,
+        "Empty",
+    ),
+    (
         "POST",
         "/v1/devices/{id}/messages",
         "sendMessage",
@@ -185,6 +235,16 @@ const OPS: &[Op] = &[
         Some("SendMessage"),
         202,
         "Message",
+    ),
+    (
+        "POST",
+        "/v1/devices/{id}/broadcasts",
+        "sendBroadcast",
+        "Queue one templated text per member of a contact group (paced by the queue)",
+        Some("messages:send"),
+        Some("SendBroadcast"),
+        202,
+        "Broadcast",
     ),
     (
         "GET",
@@ -460,6 +520,21 @@ fn schemas() -> Value {
         "Qr": obj(json!({ "qr": s("string"), "created_at": ts, "status": s("string") }), &["qr"]),
         "PairCodeRequest": obj(json!({ "phone": s("string") }), &["phone"]),
         "PairCode": obj(json!({ "code": s("string"), "phone": s("string") }), &["code"]),
+        "WaGroupMember": obj(json!({ "jid": s("string"), "is_admin": s("boolean"), "is_super_admin": s("boolean") }), &["jid", "is_admin", "is_super_admin"]),
+        "WaGroup": obj(json!({ "jid": s("string"), "subject": s("string"), "creator": ns, "created_at": ts, "participant_count": s("integer"), "participants": { "type": "array", "items": { "$ref": "#/components/schemas/WaGroupMember" } } }), &["jid", "subject", "participants"]),
+        "WaGroupList": list("WaGroup"),
+        "CreateWaGroup": obj(json!({ "subject": { "type": "string", "minLength": 1, "maxLength": 100 }, "participants": { "type": "array", "minItems": 1, "maxItems": 1024, "items": { "type": "string", "description": "phone number with country code or user JID" } } }), &["subject", "participants"]),
+        "ChangeWaGroupParticipants": { "description": "exactly one of add and remove", "oneOf": [
+            obj(json!({ "add": { "type": "array", "minItems": 1, "items": s("string") } }), &["add"]),
+            obj(json!({ "remove": { "type": "array", "minItems": 1, "items": s("string") } }), &["remove"]),
+        ] },
+        "WaGroupParticipantChanges": obj(json!({ "action": { "type": "string", "enum": ["add", "remove"] }, "data": { "type": "array", "items": obj(json!({ "jid": s("string"), "error": { "type": ["integer", "null"], "description": "WhatsApp's code when it refused this member (403 privacy, 404 not on WhatsApp, 409 already a member)" } }), &["jid", "error"]) } }), &["action", "data"]),
+        "SendBroadcast": obj(json!({
+            "contact_group_id": s("string"),
+            "text": { "type": "string", "minLength": 1, "maxLength": 65536, "description": "template: {{name}}, {{first_name}}, {{phone}}, {{email}}, {{notes}} from the contact, any other {{key}} from vars; an unknown variable is a 400" },
+            "vars": { "type": "object", "additionalProperties": s("string") },
+        }), &["contact_group_id", "text"]),
+        "Broadcast": obj(json!({ "id": s("string"), "device_id": s("string"), "contact_group_id": s("string"), "count": s("integer"), "messages": { "type": "array", "items": obj(json!({ "id": s("string"), "contact_id": s("string"), "to": s("string"), "status": s("string") }), &["id", "contact_id", "to"]) } }), &["id", "count", "messages"]),
         "SendMessage": obj(json!({
             "to": { "type": "string", "description": "phone number with country code, user JID or group JID" },
             "text": s("string"), "image": media, "video": media, "audio": media, "document": media,
@@ -634,6 +709,23 @@ pub fn document() -> Value {
                     r.insert("501".into(), err("the configured transport cannot do this"));
                     r.insert("502".into(), err("the transport failed"));
                 }
+            }
+
+            if op_id.ends_with("DeviceGroup")
+                || *op_id == "listDeviceGroups"
+                || *op_id == "changeDeviceGroupParticipants"
+            {
+                let r = op["responses"].as_object_mut().expect("object");
+                r.insert(
+                    "409".into(),
+                    err("WhatsApp refused (e.g. not an admin, not a member)"),
+                );
+                r.insert("501".into(), err("the configured transport cannot do this"));
+                r.insert("502".into(), err("the transport failed"));
+                r.insert(
+                    "503".into(),
+                    err("`device_offline`: the device is not connected"),
+                );
             }
 
             if *op_id == "createContact" || *op_id == "updateContact" {

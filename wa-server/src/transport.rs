@@ -233,9 +233,65 @@ pub enum TransportError {
     /// The device is in a state that does not allow the operation (e.g. already paired).
     #[error("invalid device state: {0}")]
     InvalidState(String),
+    /// The device is not connected, so the operation cannot reach WhatsApp now.
+    #[error("device offline")]
+    Offline,
+    /// WhatsApp refused the operation (e.g. not a member, not an admin, no such group).
+    #[error("refused by WhatsApp ({code}): {text}")]
+    Refused {
+        /// WhatsApp's error code (a 4xx).
+        code: u16,
+        /// Its text.
+        text: String,
+    },
     /// The operation failed.
     #[error("{0}")]
     Failed(String),
+}
+
+/// A member of a WhatsApp group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupMember {
+    /// The member's JID.
+    pub jid: String,
+    /// An admin of the group.
+    pub is_admin: bool,
+    /// The group's creator (super admin).
+    pub is_super_admin: bool,
+}
+
+/// A WhatsApp group's metadata, as a device sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupMetadata {
+    /// The group JID (`…@g.us`).
+    pub jid: String,
+    /// The group's name.
+    pub subject: String,
+    /// Who created it.
+    pub creator: Option<String>,
+    /// When, unix seconds.
+    pub created_at: Option<u64>,
+    /// The members.
+    pub participants: Vec<GroupMember>,
+}
+
+/// Adding or removing group members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParticipantAction {
+    /// Add the members.
+    Add,
+    /// Remove the members.
+    Remove,
+}
+
+/// What happened to one member of an add/remove request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParticipantOutcome {
+    /// The member's JID.
+    pub jid: String,
+    /// WhatsApp's error code for this member when it refused (e.g. 403 privacy, 409 already
+    /// a member, 404 not on WhatsApp); `None` when done.
+    pub error: Option<u16>,
 }
 
 /// Where transports report events. Cheap to clone.
@@ -284,6 +340,46 @@ pub trait DeviceTransport: Send + Sync + 'static {
     /// Requests a pairing code for linking by phone number (`phone` is digits with country
     /// code); the user types it on the phone.
     async fn pairing_code(&self, _device_id: &str, _phone: &str) -> Result<String, TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// The WhatsApp groups the device is a member of.
+    async fn groups(&self, _device_id: &str) -> Result<Vec<GroupMetadata>, TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// One group's metadata (`group` is a `…@g.us` JID).
+    async fn group_info(
+        &self,
+        _device_id: &str,
+        _group: &str,
+    ) -> Result<GroupMetadata, TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Creates a group with the device's account as admin and `participants` (user JIDs).
+    async fn create_group(
+        &self,
+        _device_id: &str,
+        _subject: &str,
+        _participants: &[String],
+    ) -> Result<GroupMetadata, TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Adds or removes members (user JIDs) of a group the device administers.
+    async fn change_participants(
+        &self,
+        _device_id: &str,
+        _group: &str,
+        _action: ParticipantAction,
+        _participants: &[String],
+    ) -> Result<Vec<ParticipantOutcome>, TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Leaves a group.
+    async fn leave_group(&self, _device_id: &str, _group: &str) -> Result<(), TransportError> {
         Err(TransportError::Unsupported)
     }
 }

@@ -123,7 +123,8 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn transport_error(e: crate::transport::TransportError) -> ApiError {
+/// A transport failure as the API reports it.
+pub(super) fn transport_error(e: crate::transport::TransportError) -> ApiError {
     use crate::transport::TransportError as E;
     match e {
         E::Unsupported => ApiError::new(
@@ -132,7 +133,25 @@ fn transport_error(e: crate::transport::TransportError) -> ApiError {
             "the configured transport cannot do this",
         ),
         E::InvalidState(m) => ApiError::conflict(m),
+        E::Offline => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "device_offline",
+            "the device is not connected to WhatsApp; connect it and retry",
+        ),
+        E::Refused { code: 404, .. } => ApiError::not_found("group"),
+        E::Refused { code, text } => ApiError::new(
+            StatusCode::CONFLICT,
+            "whatsapp_refused",
+            format!("WhatsApp refused the request ({code} {text})"),
+        ),
         E::Failed(m) => ApiError::new(StatusCode::BAD_GATEWAY, "transport_failed", m),
+        // A variant added later without its own mapping.
+        #[allow(unreachable_patterns)]
+        other => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "transport_failed",
+            other.to_string(),
+        ),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The HTTP surface: the route table (also used to check the OpenAPI document) and shared
 //! request helpers.
 
+mod broadcasts;
 mod contacts;
 mod devices;
+mod groups;
 mod keys;
 mod messages;
 mod meta;
@@ -65,11 +67,37 @@ fn table() -> Vec<Entry> {
             DW,
             post(devices::pair_code),
         ),
+        ("GET", "/v1/devices/{id}/groups", DR, get(groups::list)),
+        ("POST", "/v1/devices/{id}/groups", DW, post(groups::create)),
+        (
+            "GET",
+            "/v1/devices/{id}/groups/{jid}",
+            DR,
+            get(groups::get_one),
+        ),
+        (
+            "POST",
+            "/v1/devices/{id}/groups/{jid}/participants",
+            DW,
+            post(groups::participants),
+        ),
+        (
+            "POST",
+            "/v1/devices/{id}/groups/{jid}/leave",
+            DW,
+            post(groups::leave),
+        ),
         (
             "POST",
             "/v1/devices/{id}/messages",
             MS,
             post(messages::send),
+        ),
+        (
+            "POST",
+            "/v1/devices/{id}/broadcasts",
+            MS,
+            post(broadcasts::create),
         ),
         ("GET", "/v1/messages", MR, get(messages::list)),
         ("GET", "/v1/messages/{id}", MR, get(messages::get_one)),
