@@ -12,3 +12,8 @@ pub use wa_core as core;
 pub use wa_sandbox as sandbox;
 #[cfg(feature = "server")]
 pub use wa_server as server;
+
+/// The README's examples compile as doctests, so the quick start cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

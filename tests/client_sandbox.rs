@@ -737,3 +737,47 @@ async fn group_participants_can_be_added_and_removed() {
             .any(|g| g.jid == group.jid)
     );
 }
+
+#[tokio::test]
+async fn leaving_a_group_removes_us_and_tells_the_others() {
+    let sandbox = sandbox().await;
+    let alice_phone = sandbox.create_phone("6281100000161").await.unwrap();
+    let bob_phone = sandbox.create_phone("6281100000162").await.unwrap();
+    let alice = client_with(&sandbox, MemoryStore::new());
+    let bob = client_with(&sandbox, MemoryStore::new());
+    let (_, mut alice_events) = pair(&alice_phone, &alice).await;
+    pair(&bob_phone, &bob).await;
+    let group = alice
+        .create_group("Leavers", &[bob_phone.jid()])
+        .await
+        .unwrap();
+
+    bob.leave_group(&group.jid).await.unwrap();
+
+    let update = next(&mut alice_events, |e| match e {
+        Event::GroupUpdate {
+            group: g,
+            action,
+            participants,
+            ..
+        } if action == "leave" => Some((g, participants)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(update.0, group.jid);
+    assert!(update.1.iter().any(|p| p.user == bob_phone.number()));
+    let info = alice.group_info(&group.jid).await.unwrap();
+    assert!(
+        !info
+            .participants
+            .iter()
+            .any(|p| p.jid.user == bob_phone.number())
+    );
+    assert!(
+        !bob.groups()
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.jid == group.jid)
+    );
+}

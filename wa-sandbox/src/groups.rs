@@ -113,6 +113,20 @@ fn numbers(w: &World, node: &Node) -> Vec<String> {
         .collect()
 }
 
+/// Removes `number` from `g`, tells every member's companions (the leaver's too) and stores it.
+fn leave(shared: &Shared, w: &mut World, mut g: Group, number: &str) {
+    let mut all = g.clone();
+    g.participants.retain(|(p, _)| p != number);
+    let child = Node::new("leave").with_children(vec![
+        Node::new("participant").with_attr("jid", Jid::pn(number).to_string()),
+    ]);
+    if !all.participants.iter().any(|(p, _)| p == number) {
+        all.participants.push((number.to_owned(), false));
+    }
+    notify(shared, w, &all, number, child);
+    w.groups.insert(g.id.clone(), g);
+}
+
 /// `xmlns="w:g2"` IQs.
 pub(crate) fn iq(shared: &Shared, number: &str, _device: u16, iq: &Node) -> Node {
     let to: Option<Jid> = iq.attr("to").and_then(|t| t.parse().ok());
@@ -141,6 +155,23 @@ pub(crate) fn iq(shared: &Shared, number: &str, _device: u16, iq: &Node) -> Node
         let nodes = groups.into_iter().map(group_node).collect();
         return iq_result(iq).with_children(vec![Node::new("groups").with_children(nodes)]);
     }
+    // WhatsApp clients leave groups with `<leave><group id/>…</leave>` sent to `@g.us`.
+    if let (Some(l), Some(true)) = (iq.child("leave"), to.as_ref().map(|t| t.user.is_empty())) {
+        let mut w = shared.world();
+        for id in l.children_by_tag("group").filter_map(|g| g.attr("id")) {
+            let gid = id.split('@').next().unwrap_or(id);
+            let Some(g) = w.groups.get(gid).cloned() else {
+                return iq_error(iq, 404, "item-not-found");
+            };
+            if !g.participants.iter().any(|(p, _)| p == number) {
+                return iq_error(iq, 403, "forbidden");
+            }
+            leave(shared, &mut w, g, number);
+        }
+        drop(w);
+        shared.save_state();
+        return iq_result(iq);
+    }
     let Some(gid) = to.filter(|t| t.is_group()).map(|t| t.user) else {
         return iq_result(iq);
     };
@@ -163,14 +194,7 @@ pub(crate) fn iq(shared: &Shared, number: &str, _device: u16, iq: &Node) -> Node
                 return iq_error(iq, 403, "forbidden");
             }
         }
-        g.participants.retain(|(p, _)| p != number);
-        let child = Node::new("leave").with_children(vec![
-            Node::new("participant").with_attr("jid", Jid::pn(number).to_string()),
-        ]);
-        let mut all = g.clone();
-        all.participants.push((number.to_owned(), false));
-        notify(shared, &mut w, &all, number, child);
-        w.groups.insert(gid, g);
+        leave(shared, &mut w, g, number);
         drop(w);
         shared.save_state();
         return iq_result(iq);

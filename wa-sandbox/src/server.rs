@@ -385,6 +385,11 @@ impl Sandbox {
         }
         let router = crate::http::router(shared.clone());
         let mut stop = shared.shutdown.subscribe();
+        // Small stanzas must not wait for Nagle's algorithm to meet the peer's delayed ACK
+        // (that alone held message latency at ~44 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
