@@ -793,3 +793,58 @@ async fn failing_receivers_are_retried_dead_lettered_and_redelivered_sse_resumes
     drop(gw);
     sandbox.shutdown().await;
 }
+
+/// Benchmark (run with `--ignored --nocapture`): a backlog of `WASAP_BENCH_WEBHOOKS` (default
+/// 2000) `message.received` events from sandbox texts, drained to a local receiver that
+/// answers 204 at once; prints deliveries per second. docs/bench/webhooks.md has figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_webhook_deliveries_per_second() {
+    let n: usize = std::env::var("WASAP_BENCH_WEBHOOKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let dir = TempDir::new("bench");
+    let (sandbox, owner, senders) = sandbox_with_phones().await;
+    // Short retries: the receiver is down while the backlog builds up.
+    let gw = Gateway::start(
+        &dir.0,
+        &sandbox,
+        &[
+            "--webhook-retry-base-ms",
+            "50",
+            "--webhook-retry-max-ms",
+            "100",
+        ],
+    );
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let _ = gw
+        .webhook_for(&format!("http://{addr}/hook"), &["message.received"])
+        .await;
+    gw.link(&owner).await;
+    let mut next = [0; 3];
+    send_texts(&senders, &owner, &mut next, n).await;
+    poll("backlog stored", 600, async || {
+        (gw.inbound_count().await == n).then_some(())
+    })
+    .await;
+    let receiver = Receiver::new();
+    receiver
+        .serve_on(tokio::net::TcpListener::bind(addr).await.unwrap())
+        .await;
+    let started = std::time::Instant::now();
+    poll("backlog delivered", 600, async || {
+        (receiver.received_texts().len() >= n).then_some(())
+    })
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "webhook deliveries: {n} in {secs:.2} s = {:.0}/s",
+        n as f64 / secs
+    );
+    drop(gw);
+    sandbox.shutdown().await;
+}
