@@ -657,6 +657,17 @@ async fn failing_receivers_are_retried_dead_lettered_and_redelivered_sse_resumes
             &["message.received"],
         )
         .await;
+    let satu = Receiver::new();
+    let satu_url = format!("http://{}/hook", satu.serve().await);
+    let (s, v) = gw
+        .call(
+            reqwest::Method::POST,
+            "/v1/webhooks",
+            Some(json!({ "url": satu_url, "events": ["message.received", "device.status"], "format": "satuapps" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let satu_secret = v["secret"].as_str().unwrap().to_string();
     let device = gw.link(&owner).await;
 
     // A real inbound message; the healthy receiver gets it, the others fail until dead.
@@ -672,6 +683,29 @@ async fn failing_receivers_are_retried_dead_lettered_and_redelivered_sse_resumes
     })
     .await;
     assert_eq!(gw.deliveries(&ok_hook, "dead").await.len(), 0);
+    // The same message in SatuApps form (seed 000), with X-Device-Api-Key.
+    let satu_msg = poll("SatuApps message", 30, async || {
+        satu.got
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| d.event["event"] == "message")
+            .cloned()
+    })
+    .await;
+    assert_eq!(satu_msg.headers["x-device-api-key"], satu_secret);
+    assert_eq!(
+        satu_msg.event,
+        json!({
+            "event": "message", "device_id": device, "direction": "in",
+            "from": format!("{}@s.whatsapp.net", senders[0].number()), "to": owner.number(),
+            "type": "text", "message": "is my order on its way?",
+            "timestamp": satu_msg.event["timestamp"], "message_id": satu_msg.event["message_id"],
+        })
+    );
+    assert!(satu.events().iter().any(|e| e["event"] == "status"
+        && e["status"] == "online"
+        && e["phone_number"] == owner.number()));
     for (hook, error) in [
         (&fail_hook, "receiver answered 500"),
         (&slow_hook, "timeout"),
