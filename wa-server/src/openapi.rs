@@ -472,7 +472,7 @@ fn schemas() -> Value {
             "reference_id": s("string"),
         }), &["to"]),
         "Message": obj(json!({
-            "id": s("string"), "device_id": s("string"), "direction": { "type": "string", "enum": ["in", "out"] }, "chat": s("string"), "from": ns,
+            "id": s("string"), "device_id": s("string"), "direction": { "type": "string", "enum": ["in", "out"] }, "chat": s("string"), "from": ns, "push_name": ns,
             "type": s("string"), "content": s("object"), "reply_to": ns,
             "status": { "type": "string", "enum": ["queued", "sent", "delivered", "read", "failed", "received"] }, "failure_reason": ns,
             "wa_message_id": s("string"), "priority": s("string"), "send_at": ts, "reference_id": ns, "attempts": s("integer"),

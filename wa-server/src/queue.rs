@@ -123,7 +123,7 @@ pub fn wake(state: &AppState, device_id: &str) {
 }
 
 /// Called once before the gateway serves: nothing is connected yet after a (re)start, so
-/// devices recorded as online become offline. Returns the linked devices (online or offline
+/// devices recorded as online become offline and those waiting for a QR scan become created. Returns the linked devices (online or offline
 /// before the start) whose connections the transport should resume.
 pub async fn reset_after_start(state: &AppState) -> Result<Vec<String>, sqlx::Error> {
     let linked: Vec<(String,)> =
@@ -131,6 +131,10 @@ pub async fn reset_after_start(state: &AppState) -> Result<Vec<String>, sqlx::Er
             .fetch_all(&state.db.pool)
             .await?;
     sqlx::query("UPDATE devices SET status = 'offline' WHERE status = 'online'")
+        .execute(&state.db.pool)
+        .await?;
+    // A QR code shown before the restart is gone with its connection.
+    sqlx::query("UPDATE devices SET status = 'created' WHERE status = 'qr_waiting'")
         .execute(&state.db.pool)
         .await?;
     Ok(linked.into_iter().map(|(id,)| id).collect())

@@ -112,8 +112,26 @@ async fn restart_resumes_linked_devices_and_keeps_their_queue(db: Db) {
     };
     let linked = h.online_device("linked").await;
     let fresh = h.create_device("fresh").await;
+    let waiting = h.create_device("waiting").await;
+    h.transport.emit(TransportEvent::Status {
+        device_id: waiting.clone(),
+        status: DeviceStatus::QrWaiting,
+        phone: None,
+        push_name: None,
+    });
+    h.wait_for(|| async {
+        h.admin(Method::GET, &format!("/v1/devices/{waiting}"), None)
+            .await
+            .1["status"]
+            == "qr_waiting"
+    })
+    .await;
     let url = h.stop_keep_db().await;
     let h = Harness::start_on(url, fast_config()).await;
+    let (_, d) = h
+        .admin(Method::GET, &format!("/v1/devices/{waiting}"), None)
+        .await;
+    assert_eq!(d["status"], "created", "its QR code died with the process");
     h.wait_for(|| async {
         h.transport
             .calls()

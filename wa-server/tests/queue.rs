@@ -415,6 +415,7 @@ async fn inbound_messages_are_logged_once(db: Db) {
             sender: "628999@s.whatsapp.net".into(),
             text: Some("hi gateway".into()),
             timestamp_ms: 1_700_000_000_000,
+            push_name: Some("Ani".into()),
             ..Default::default()
         },
     };
@@ -437,6 +438,8 @@ async fn inbound_messages_are_logged_once(db: Db) {
     assert_eq!(log["data"].as_array().unwrap().len(), 1);
     assert_eq!(log["data"][0]["status"], "received");
     assert_eq!(log["data"][0]["content"]["text"], "hi gateway");
+    assert_eq!(log["data"][0]["type"], "text");
+    assert_eq!(log["data"][0]["push_name"], "Ani");
     h.stop().await;
 }
 

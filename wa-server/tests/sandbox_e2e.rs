@@ -617,6 +617,7 @@ async fn inbound_media_carries_type_caption_metadata_quote_and_mentions(db: Db) 
     assert_eq!(m["content"]["media"]["file_length"], 1234);
     assert_eq!(m["content"]["mentions"][0], "6281200000007@s.whatsapp.net");
     assert_eq!(m["reply_to"], "3EB0QUOTED");
+    assert!(m.get("push_name").is_some(), "{m}");
     g.stop().await;
 }
 

@@ -110,6 +110,7 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
         "direction": r.try_get::<String, _>("direction")?,
         "chat": r.try_get::<String, _>("chat")?,
         "from": r.try_get::<Option<String>, _>("sender")?,
+        "push_name": stored.get("push_name").cloned().unwrap_or(Value::Null),
         "type": r.try_get::<String, _>("kind")?,
         "content": stored.get("content").cloned().unwrap_or(stored.clone()),
         "reply_to": stored.get("reply_to").cloned().unwrap_or(Value::Null),
