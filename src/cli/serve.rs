@@ -45,6 +45,19 @@ pub struct Args {
     /// benchmarks, the sandbox).
     #[arg(long, env = "WASAP_QUEUE_PACING_MS", value_name = "MS")]
     pacing_ms: Option<String>,
+    /// First webhook retry delay in milliseconds; doubled per attempt, with jitter.
+    #[arg(long, value_name = "MS")]
+    webhook_retry_base_ms: Option<u64>,
+    /// Cap on the webhook retry delay in milliseconds.
+    #[arg(long, value_name = "MS")]
+    webhook_retry_max_ms: Option<u64>,
+    /// How long a failing webhook delivery is retried before it becomes a dead letter, in
+    /// seconds (default three days).
+    #[arg(long, value_name = "SECS")]
+    webhook_retry_window_secs: Option<u64>,
+    /// How long a webhook receiver may take to answer, in milliseconds (default 2000).
+    #[arg(long, value_name = "MS")]
+    webhook_timeout_ms: Option<u64>,
 }
 
 /// `N` or `MIN-MAX` milliseconds.
@@ -144,6 +157,19 @@ async fn serve(args: Args) -> Result<(), String> {
     config.webhooks.allow_private_targets = args.webhooks_allow_private;
     if let Some(spec) = &args.pacing_ms {
         (config.queue.min_delay, config.queue.max_delay) = pacing(spec)?;
+    }
+    let ms = std::time::Duration::from_millis;
+    if let Some(v) = args.webhook_retry_base_ms {
+        config.webhooks.retry_base = ms(v);
+    }
+    if let Some(v) = args.webhook_retry_max_ms {
+        config.webhooks.retry_max = ms(v);
+    }
+    if let Some(v) = args.webhook_retry_window_secs {
+        config.webhooks.retry_window = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = args.webhook_timeout_ms {
+        config.webhooks.timeout = ms(v);
     }
     if args.demo {
         // Everything runs on this machine in the demo: local receivers and media servers.

@@ -69,6 +69,41 @@ pub fn client(
     crate::media::guarded_client(Arc::new(allow), timeout)
 }
 
+/// Event types a `format: "satuapps"` webhook can carry.
+pub const SATUAPPS_EVENTS: &[&str] = &["message.received", "device.status"];
+
+/// The SatuApps form of an event: `{"event": "message", …}` for an incoming message,
+/// `{"event": "status", …}` for a device status; `None` for other types. `phone` is the
+/// device's own number (the `to` of a message).
+pub fn satuapps_payload(
+    event: &serde_json::Value,
+    phone: Option<&str>,
+) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let data = &event["data"];
+    match event["type"].as_str()? {
+        "message.received" => Some(json!({
+            "event": "message",
+            "device_id": event["device_id"],
+            "direction": "in",
+            "from": data["from"],
+            "to": phone,
+            "type": data["type"],
+            "message": data["text"].as_str().unwrap_or(""),
+            "timestamp": data["timestamp"],
+            "message_id": data["wa_message_id"],
+        })),
+        "device.status" => Some(json!({
+            "event": "status",
+            "device_id": event["device_id"],
+            "status": data["status"],
+            "phone_number": data["phone"].as_str().or(phone),
+            "last_seen_at": event["timestamp"],
+        })),
+        _ => None,
+    }
+}
+
 struct Due {
     id: String,
     webhook_id: String,
@@ -150,8 +185,8 @@ async fn round(state: &AppState, http: &reqwest::Client) -> Result<bool, sqlx::E
 
 async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(), sqlx::Error> {
     let cfg = &state.config.webhooks;
-    let hook: Option<(String, String, String)> =
-        sqlx::query_as("SELECT url, secret, headers FROM webhooks WHERE id = $1")
+    let hook: Option<(String, String, String, String)> =
+        sqlx::query_as("SELECT url, secret, headers, format FROM webhooks WHERE id = $1")
             .bind(&d.webhook_id)
             .fetch_optional(&state.db.pool)
             .await?;
@@ -160,13 +195,30 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
             .bind(d.event_pos)
             .fetch_optional(&state.db.pool)
             .await?;
-    let (Some((url, secret, headers)), Some((event_id, payload))) = (hook, event) else {
+    let (Some((url, secret, headers, format)), Some((event_id, payload))) = (hook, event) else {
         sqlx::query("UPDATE webhook_deliveries SET status = 'dead', last_error = 'webhook or event deleted', updated_at = $2 WHERE id = $1")
             .bind(&d.id)
             .bind(now_ms())
             .execute(&state.db.pool)
             .await?;
         return Ok(());
+    };
+    let satuapps = format == "satuapps";
+    let payload = if satuapps {
+        let phone: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT d.phone FROM devices d JOIN webhook_deliveries w ON w.device_id = d.id WHERE w.id = $1",
+        )
+        .bind(&d.id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        let phone = phone.and_then(|(p,)| p);
+        serde_json::from_str(&payload)
+            .ok()
+            .and_then(|e| satuapps_payload(&e, phone.as_deref()))
+            .map(|v| v.to_string())
+            .unwrap_or(payload)
+    } else {
+        payload
     };
     let ts = now_ms() / 1000;
     let body = payload.into_bytes();
@@ -185,6 +237,15 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
                     .collect()
             })
             .unwrap_or_default();
+    if satuapps
+        && !extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-device-api-key"))
+    {
+        // SatuApps receivers check this header to know the sender; it carries the webhook's
+        // secret (the gateway keeps API keys only as hashes). A configured header wins.
+        req = req.header("x-device-api-key", &secret);
+    }
     for (k, v) in extra {
         req = req.header(k, v);
     }
@@ -268,6 +329,79 @@ mod tests {
             ),
             want
         );
+    }
+
+    /// The field names and JSON types of a SatuApps payload, for comparison with the seed.
+    fn shape(v: &serde_json::Value) -> Vec<(String, &'static str)> {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let t = match v {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "bool",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::Object(_) => "object",
+                };
+                (k.clone(), t)
+            })
+            .collect()
+    }
+
+    /// The seed's examples (shared/seeds/000), except `device_id`: SatuApps numbers devices,
+    /// the gateway's device ids are strings (`dev_…`).
+    fn seed(v: serde_json::Value) -> Vec<(String, &'static str)> {
+        let mut v = v;
+        v["device_id"] = "dev_1".into();
+        shape(&v)
+    }
+
+    #[test]
+    fn satuapps_message_has_the_fields_and_types_of_the_seed() {
+        let event = serde_json::json!({
+            "id": "evt_1", "type": "message.received", "device_id": "dev_1", "sequence": 3,
+            "timestamp": "2025-11-18T13:20:11.400Z",
+            "data": { "message_id": "msg_1", "wa_message_id": "AB12CD34EF56",
+                "chat": "6281234567890@s.whatsapp.net", "from": "6281234567890@s.whatsapp.net",
+                "push_name": null, "type": "text", "text": "Bisa bantu cek status order?",
+                "media": null, "quoted": null, "mentions": [], "is_group": false,
+                "timestamp": "2025-11-18T13:20:11.200Z" }
+        });
+        let got = satuapps_payload(&event, Some("6281111111111")).unwrap();
+        let want = seed(serde_json::json!({
+            "event": "message", "device_id": 12, "direction": "in",
+            "from": "6281234567890@s.whatsapp.net", "to": "6281111111111", "type": "text",
+            "message": "Bisa bantu cek status order?", "timestamp": "2025-11-18T13:20:11.200Z",
+            "message_id": "AB12CD34EF56"
+        }));
+        assert_eq!(shape(&got), want);
+        assert_eq!(got["message"], "Bisa bantu cek status order?");
+        assert_eq!(got["message_id"], "AB12CD34EF56");
+        assert_eq!(got["to"], "6281111111111");
+    }
+
+    #[test]
+    fn satuapps_status_has_the_fields_and_types_of_the_seed() {
+        let event = serde_json::json!({
+            "id": "evt_2", "type": "device.status", "device_id": "dev_1", "sequence": 4,
+            "timestamp": "2025-11-18T12:59:44.000Z",
+            "data": { "status": "offline", "phone": "6281111111111", "push_name": null }
+        });
+        let got = satuapps_payload(&event, None).unwrap();
+        let want = seed(serde_json::json!({
+            "event": "status", "device_id": 12, "status": "offline",
+            "phone_number": "6281111111111", "last_seen_at": "2025-11-18T12:59:44.000Z"
+        }));
+        assert_eq!(shape(&got), want);
+        assert_eq!(got["status"], "offline");
+    }
+
+    #[test]
+    fn satuapps_has_no_form_for_other_events() {
+        let event = serde_json::json!({ "type": "message.sent", "device_id": "dev_1", "data": {} });
+        assert_eq!(satuapps_payload(&event, None), None);
     }
 
     #[test]

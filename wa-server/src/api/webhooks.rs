@@ -164,8 +164,29 @@ pub async fn create(
         }
     }
     let format = b.format.unwrap_or_else(|| "standard".into());
-    if format != "standard" {
-        return Err(ApiError::field("format", "only \"standard\" is supported"));
+    match format.as_str() {
+        "standard" => {}
+        "satuapps" => {
+            // SatuApps receivers know two payloads: incoming messages and device status.
+            let known = crate::webhooks::SATUAPPS_EVENTS;
+            if let Some((i, _)) = b
+                .events
+                .iter()
+                .enumerate()
+                .find(|(_, e)| !known.contains(&e.as_str()))
+            {
+                return Err(ApiError::field(
+                    format!("events[{i}]"),
+                    format!("the satuapps format carries only {}", known.join(", ")),
+                ));
+            }
+        }
+        _ => {
+            return Err(ApiError::field(
+                "format",
+                "must be \"standard\" or \"satuapps\"",
+            ));
+        }
     }
     let secret = match b.secret {
         Some(s) if s.len() >= 16 && s.len() <= 256 => s,
