@@ -130,10 +130,10 @@ pub async fn run(state: AppState) {
         if state.stopping.load(Ordering::SeqCst) {
             break;
         }
-        match round(&state, &http, &inflight).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "webhook round failed"),
+        // Every attempt started wakes this loop when it is done, so there is nothing to
+        // look for until then (or until a new event or the poll interval).
+        if let Err(e) = round(&state, &http, &inflight).await {
+            tracing::warn!(error = %e, "webhook round failed");
         }
         tokio::select! {
             _ = state.webhook_wake.notified() => {}
@@ -153,12 +153,12 @@ fn lock(inflight: &InFlight) -> std::sync::MutexGuard<'_, HashSet<(String, Strin
 }
 
 /// One pass: starts an attempt for the first due delivery of every (webhook, device) pair
-/// that has none under way. True when one was started (so the caller looks again at once).
+/// that has none under way.
 async fn round(
     state: &AppState,
     http: &reqwest::Client,
     inflight: &InFlight,
-) -> Result<bool, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     // Taken before the query: an attempt that finishes after this snapshot committed its
     // outcome before leaving the set, so the query below cannot see it as still pending.
     let busy = lock(inflight).clone();
@@ -171,7 +171,6 @@ async fn round(
     .fetch_all(&state.db.pool)
     .await?;
     let mut seen = HashSet::new();
-    let mut started = false;
     for (id, webhook_id, event_pos, device_id, attempts, created_at) in rows {
         let key = (webhook_id.clone(), device_id.clone());
         if busy.contains(&key) || !seen.insert(key.clone()) {
@@ -190,7 +189,6 @@ async fn round(
             continue;
         }
         lock(inflight).insert(key.clone());
-        started = true;
         let due = Due {
             id,
             webhook_id,
@@ -207,7 +205,7 @@ async fn round(
             state.webhook_wake.notify_one();
         });
     }
-    Ok(started)
+    Ok(())
 }
 
 async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(), sqlx::Error> {
