@@ -3,8 +3,8 @@
 //! jitter until the retry window closes, then the delivery becomes a dead letter.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use base64::Engine;
@@ -112,6 +112,11 @@ struct Due {
     created_at: i64,
 }
 
+/// The (webhook, device) pairs with an attempt under way: their next delivery waits, so
+/// per-device order holds, while other pairs go ahead (a slow receiver holds back only
+/// itself).
+type InFlight = Arc<Mutex<HashSet<(String, String)>>>;
+
 /// Runs until shutdown: delivers due webhook deliveries.
 pub async fn run(state: AppState) {
     let cfg = state.config.webhooks.clone();
@@ -120,14 +125,15 @@ pub async fn run(state: AppState) {
         cfg.allow_private_targets,
         cfg.timeout,
     );
+    let inflight = InFlight::default();
     loop {
         if state.stopping.load(Ordering::SeqCst) {
             break;
         }
-        match round(&state, &http).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "webhook round failed"),
+        // Every attempt started wakes this loop when it is done, so there is nothing to
+        // look for until then (or until a new event or the poll interval).
+        if let Err(e) = round(&state, &http, &inflight).await {
+            tracing::warn!(error = %e, "webhook round failed");
         }
         tokio::select! {
             _ = state.webhook_wake.notified() => {}
@@ -135,10 +141,27 @@ pub async fn run(state: AppState) {
             _ = state.stopped() => break,
         }
     }
+    // Let attempts under way record their outcome (bounded by the receiver timeout).
+    let deadline = Instant::now() + cfg.timeout + std::time::Duration::from_secs(1);
+    while !lock(&inflight).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
-/// One pass; true when something was attempted (so the caller loops again at once).
-async fn round(state: &AppState, http: &reqwest::Client) -> Result<bool, sqlx::Error> {
+fn lock(inflight: &InFlight) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+    inflight.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One pass: starts an attempt for the first due delivery of every (webhook, device) pair
+/// that has none under way.
+async fn round(
+    state: &AppState,
+    http: &reqwest::Client,
+    inflight: &InFlight,
+) -> Result<(), sqlx::Error> {
+    // Taken before the query: an attempt that finishes after this snapshot committed its
+    // outcome before leaving the set, so the query below cannot see it as still pending.
+    let busy = lock(inflight).clone();
     let now = now_ms();
     type Row = (String, String, i64, String, i64, i64);
     let rows: Vec<Row> = sqlx::query_as(
@@ -148,9 +171,9 @@ async fn round(state: &AppState, http: &reqwest::Client) -> Result<bool, sqlx::E
     .fetch_all(&state.db.pool)
     .await?;
     let mut seen = HashSet::new();
-    let mut batch = Vec::new();
     for (id, webhook_id, event_pos, device_id, attempts, created_at) in rows {
-        if !seen.insert((webhook_id.clone(), device_id.clone())) {
+        let key = (webhook_id.clone(), device_id.clone());
+        if busy.contains(&key) || !seen.insert(key.clone()) {
             continue;
         }
         // Per-device order: an earlier pending delivery (backing off) blocks later ones.
@@ -162,25 +185,27 @@ async fn round(state: &AppState, http: &reqwest::Client) -> Result<bool, sqlx::E
         .bind(event_pos)
         .fetch_one(&state.db.pool)
         .await?;
-        if earlier == 0 {
-            batch.push(Due {
-                id,
-                webhook_id,
-                event_pos,
-                attempts,
-                created_at,
-            });
+        if earlier != 0 {
+            continue;
         }
+        lock(inflight).insert(key.clone());
+        let due = Due {
+            id,
+            webhook_id,
+            event_pos,
+            attempts,
+            created_at,
+        };
+        let (state, http, inflight) = (state.clone(), http.clone(), inflight.clone());
+        tokio::spawn(async move {
+            if let Err(e) = attempt(&state, &http, due).await {
+                tracing::warn!(error = %e, "recording a webhook attempt failed");
+            }
+            lock(&inflight).remove(&key);
+            state.webhook_wake.notify_one();
+        });
     }
-    if batch.is_empty() {
-        return Ok(false);
-    }
-    let results =
-        futures_util::future::join_all(batch.into_iter().map(|d| attempt(state, http, d))).await;
-    for r in results {
-        r?;
-    }
-    Ok(true)
+    Ok(())
 }
 
 async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(), sqlx::Error> {

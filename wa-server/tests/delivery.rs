@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use wa_server::media::{FetchError, MediaFetcher, MediaPolicy};
-use wa_server::{OutboundContent, ReceiptKind};
+use wa_server::{DeviceStatus, OutboundContent, ReceiptKind, TransportEvent};
 
 async fn serve(app: Router) -> std::net::SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -631,6 +631,53 @@ async fn sse_streams_events_and_resumes_after_last_event_id(db: Db) {
     h.stop().await;
 }
 
+async fn a_slow_receiver_holds_back_only_its_own_webhook(db: Db) {
+    let mut cfg = fast_config();
+    cfg.webhooks.timeout = Duration::from_secs(5);
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    let slow_hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hits = slow_hits.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let hits = hits.clone();
+            async move {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                AxStatus::OK
+            }
+        }),
+    );
+    let slow_url = format!("http://{}/hook", serve(app).await);
+    let fast = Receiver::default();
+    let fast_url = receiver(fast.clone()).await;
+    create_hook(&h, &slow_url).await;
+    create_hook(&h, &fast_url).await;
+    let dev = h.online_device("d").await;
+    for (i, status) in [DeviceStatus::Offline, DeviceStatus::Online]
+        .into_iter()
+        .cycle()
+        .take(4)
+        .enumerate()
+    {
+        assert!(h.transport.emit(TransportEvent::Status {
+            device_id: dev.clone(),
+            status,
+            phone: Some(format!("62812000000{i}")),
+            push_name: None,
+        }));
+    }
+    // Five events or more; each slow attempt takes 1.5 s. Had the fast webhook waited for
+    // the slow one, the slow receiver would have been called about as often by now.
+    h.wait_for(|| async { fast.got.lock().unwrap().len() >= 5 })
+        .await;
+    let slow = slow_hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(slow <= 2, "the slow receiver was called {slow} times");
+    h.stop().await;
+}
+
 both_backends!(
     image_messages_carry_fetched_bytes_only_from_allowed_hosts,
     webhooks_are_signed_ordered_and_gap_free,
@@ -641,4 +688,5 @@ both_backends!(
     old_events_and_finished_deliveries_are_swept,
     slow_receivers_time_out_and_are_logged,
     sse_streams_events_and_resumes_after_last_event_id,
+    a_slow_receiver_holds_back_only_its_own_webhook,
 );
