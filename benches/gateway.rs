@@ -85,23 +85,7 @@ async fn run() {
             .send()
             .await
             .unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !accept_only {
-        let d: serde_json::Value = http
-            .get(format!("{base}/v1/devices/{dev}"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if d["status"] == "online" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "device never came online");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_online(&http, &base, &dev).await;
     }
 
     let start = Instant::now();
@@ -159,4 +143,25 @@ async fn run() {
     transport.shutdown().await;
     demo.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls the device until it is online (the demo phone links it by itself).
+async fn wait_online(http: &reqwest::Client, base: &str, dev: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d: serde_json::Value = http
+            .get(format!("{base}/v1/devices/{dev}"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if d["status"] == "online" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "device never came online");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
