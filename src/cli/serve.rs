@@ -58,6 +58,10 @@ pub struct Args {
     /// How long a webhook receiver may take to answer, in milliseconds (default 2000).
     #[arg(long, value_name = "MS")]
     webhook_timeout_ms: Option<u64>,
+    /// Credits debited per accepted outbound message (0, the default, makes sends free). Add
+    /// credit with `POST /v1/credits/grants`; a send the balance does not cover is refused.
+    #[arg(long, env = "WASAP_PRICE_PER_MESSAGE", value_name = "CREDITS")]
+    price_per_message: Option<i64>,
 }
 
 /// `N` or `MIN-MAX` milliseconds.
@@ -167,6 +171,12 @@ async fn serve(args: Args) -> Result<(), String> {
     }
     if let Some(v) = args.webhook_retry_window_secs {
         config.webhooks.retry_window = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = args.price_per_message {
+        if v < 0 {
+            return Err("--price-per-message must not be negative".into());
+        }
+        config.price_per_message = v;
     }
     if let Some(v) = args.webhook_timeout_ms {
         config.webhooks.timeout = ms(v);

@@ -27,6 +27,7 @@ pub const SCOPES: &[&str] = &[
     "webhooks:write",
     "contacts:read",
     "contacts:write",
+    "credits:read",
     "admin:*",
 ];
 
@@ -105,35 +106,59 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer <key>"))?;
-        let hash = sha256_hex(token.as_bytes());
-        let rows: Vec<KeyRow> = sqlx::query_as(
-            "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
-        )
-        .bind(key_prefix(token))
-        .fetch_all(&state.db.pool)
-        .await?;
-        let mut found = None;
-        for (id, stored, scopes, device_id, rate) in rows {
-            // Compare every candidate so timing does not depend on which one matched.
-            if ct_eq(stored.as_bytes(), hash.as_bytes()) {
-                found = Some((id, scopes, device_id, rate));
-            }
-        }
-        let (key_id, scopes, device_id, rate) =
-            found.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
-        let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
-        if let Some(per_minute) = rate.filter(|r| *r > 0) {
-            state
-                .limiter
-                .check(&key_id, per_minute as u32)
-                .map_err(ApiError::rate_limited)?;
-        }
-        Ok(Principal {
-            key_id,
-            scopes,
-            device_id,
-        })
+        authenticate(state, token).await
     }
+}
+
+/// Looks up a presented key (from whichever header or body field the route reads it),
+/// applies its rate limit, and returns the caller. 401 when the key is unknown or revoked,
+/// 429 when its bucket is empty.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let row = find_key(state, token)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+    if let Some(per_minute) = row.rate_limit_per_minute.filter(|r| *r > 0) {
+        state
+            .limiter
+            .check(&row.principal.key_id, per_minute as u32)
+            .map_err(ApiError::rate_limited)?;
+    }
+    Ok(row.principal)
+}
+
+/// A key found by [`find_key`].
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    /// The caller it authenticates.
+    pub principal: Principal,
+    /// Its per-minute limit, when it has one.
+    pub rate_limit_per_minute: Option<i64>,
+}
+
+/// The live (not revoked) key whose hash matches `token`, without touching rate limits.
+pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, ApiError> {
+    let hash = sha256_hex(token.as_bytes());
+    let rows: Vec<KeyRow> = sqlx::query_as(
+        "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
+    )
+    .bind(key_prefix(token))
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut found = None;
+    for (id, stored, scopes, device_id, rate) in rows {
+        // Compare every candidate so timing does not depend on which one matched.
+        if ct_eq(stored.as_bytes(), hash.as_bytes()) {
+            found = Some((id, scopes, device_id, rate));
+        }
+    }
+    Ok(found.map(|(key_id, scopes, device_id, rate)| KeyRecord {
+        principal: Principal {
+            key_id,
+            scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+            device_id,
+        },
+        rate_limit_per_minute: rate,
+    }))
 }
 
 struct Bucket {

@@ -91,6 +91,8 @@ pub struct Config {
     pub event_retention: Duration,
     /// How often expired rows are deleted.
     pub janitor_interval: Duration,
+    /// Credits debited per accepted outbound message; 0 (the default) makes sends free.
+    pub price_per_message: i64,
 }
 
 impl Default for Config {
@@ -104,6 +106,7 @@ impl Default for Config {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             event_retention: Duration::from_secs(30 * 24 * 3600),
             janitor_interval: Duration::from_secs(3600),
+            price_per_message: 0,
         }
     }
 }

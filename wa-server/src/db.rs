@@ -18,8 +18,10 @@ pub enum Backend {
 }
 
 /// Embedded migrations, applied in order; each runs inside one transaction.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "credits", include_str!("../migrations/0002_credits.sql")),
+];
 
 /// The pool plus the backend it talks to.
 #[derive(Clone, Debug)]

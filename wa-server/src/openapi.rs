@@ -476,6 +476,36 @@ const OPS: &[Op] = &[
         200,
         "EventStream",
     ),
+    (
+        "GET",
+        "/v1/credits",
+        "getCredits",
+        "Credit balance by bucket and the price per message",
+        Some("credits:read"),
+        None,
+        200,
+        "Credits",
+    ),
+    (
+        "GET",
+        "/v1/credits/ledger",
+        "listCreditLedger",
+        "Credit ledger, newest first (cursor pagination)",
+        Some("credits:read"),
+        None,
+        200,
+        "CreditLedger",
+    ),
+    (
+        "POST",
+        "/v1/credits/grants",
+        "grantCredits",
+        "Add credit to a bucket (or correct it with a negative amount)",
+        Some("admin:*"),
+        Some("CreditGrant"),
+        201,
+        "Credits",
+    ),
 ];
 
 /// (method, path) of every documented operation.
@@ -507,6 +537,9 @@ fn schemas() -> Value {
     json!({
         "Error": obj(json!({ "error": obj(json!({ "code": s("string"), "message": s("string"), "request_id": s("string"), "field": s("string"), "scope": s("string") }), &["code", "message", "request_id"]) }), &["error"]),
         "Status": obj(json!({ "status": s("string") }), &["status"]),
+        "Credits": obj(json!({ "balance": s("integer"), "allowance": s("integer"), "rollover": s("integer"), "topup": s("integer"), "price_per_message": s("integer") }), &["balance", "allowance", "rollover", "topup", "price_per_message"]),
+        "CreditGrant": obj(json!({ "amount": s("integer"), "bucket": { "type": "string", "enum": ["allowance", "rollover", "topup"] }, "note": s("string") }), &["amount"]),
+        "CreditLedger": obj(json!({ "data": { "type": "array", "items": obj(json!({ "id": s("string"), "kind": { "type": "string", "enum": ["grant", "adjust", "debit"] }, "bucket": s("string"), "amount": s("integer"), "balance_after": s("integer"), "message_id": ns, "api_key_id": ns, "note": ns, "created_at": ts }), &["id", "kind", "bucket", "amount", "balance_after", "created_at"]) }, "next_cursor": ns }), &["data", "next_cursor"]),
         "Text": s("string"),
         "Any": {},
         "Empty": {},

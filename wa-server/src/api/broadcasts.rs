@@ -20,9 +20,9 @@ use serde_json::json;
 use super::check_len;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson};
-use crate::queue::{StoredContent, StoredMessage};
+use crate::queue::StoredContent;
 use crate::state::AppState;
-use crate::util::{new_id, new_wa_message_id, now_ms};
+use crate::util::new_id;
 
 /// Variables every contact provides.
 const CONTACT_VARS: [&str; 5] = ["name", "first_name", "phone", "email", "notes"];
@@ -180,8 +180,6 @@ pub async fn create(
         ));
     }
     let broadcast_id = new_id("bc");
-    let now = now_ms();
-    let expires_at = now + st.config.queue.offline_expiry.as_millis() as i64;
     let mut accepted = Vec::with_capacity(rows.len());
     let mut tx = st.db.pool.begin().await?;
     for (id, name, phone, email, notes) in rows {
@@ -199,27 +197,26 @@ pub async fn create(
                 format!("renders empty for contact {}", r.id),
             ));
         }
-        let stored = StoredMessage {
-            content: StoredContent::Text { text },
-            reply_to: None,
-            mentions: Vec::new(),
-        };
         let to = format!("{}@s.whatsapp.net", r.phone);
-        let message_id = new_id("msg");
-        // Normal priority: a broadcast must not starve the device's one-off messages.
-        sqlx::query(
-            "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ($1, $2, 'out', $3, 'text', $4, 'queued', $5, 1, NULL, $6, 0, $7, $8, $7, $7)",
+        // Normal priority: a broadcast must not starve the device's one-off messages. The
+        // broadcast id is each message's reference.
+        let queued = crate::sending::insert(
+            &st,
+            &mut tx,
+            crate::sending::NewMessage {
+                device_id: device_id.clone(),
+                to: to.clone(),
+                content: StoredContent::Text { text },
+                reply_to: None,
+                mentions: Vec::new(),
+                priority: crate::sending::Priority::Normal,
+                send_at: None,
+                reference_id: Some(broadcast_id.clone()),
+                api_key_id: Some(p.key_id.clone()),
+            },
         )
-        .bind(&message_id)
-        .bind(&device_id)
-        .bind(&to)
-        .bind(serde_json::to_string(&stored).expect("serializable"))
-        .bind(new_wa_message_id())
-        .bind(&broadcast_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
         .await?;
+        let message_id = queued.id;
         accepted
             .push(json!({ "id": message_id, "contact_id": r.id, "to": to, "status": "queued" }));
     }

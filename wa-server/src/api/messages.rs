@@ -15,9 +15,10 @@ use sqlx::any::AnyRow;
 use super::{normalize_phone, normalize_to, ts};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::queue::{MediaRef, StoredContent, StoredMessage};
+use crate::queue::{MediaRef, StoredContent};
+use crate::sending::{self, Idempotency, NewMessage};
 use crate::state::AppState;
-use crate::util::{new_id, new_wa_message_id, now_ms, parse_rfc3339, sha256_hex};
+use crate::util::{parse_rfc3339, sha256_hex};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,14 +94,6 @@ pub struct SendMessage {
 
 const COLS: &str = "id, device_id, direction, chat, sender, kind, content, status, failure_reason, wa_message_id, priority, send_at, reference_id, attempts, created_at, updated_at, sent_at, delivered_at, read_at";
 
-fn priority_name(p: i64) -> &'static str {
-    match p {
-        0 => "high",
-        2 => "low",
-        _ => "normal",
-    }
-}
-
 fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
     let content: String = r.try_get("content")?;
     let stored: Value = serde_json::from_str(&content).unwrap_or(Value::Null);
@@ -117,7 +110,7 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
         "status": r.try_get::<String, _>("status")?,
         "failure_reason": r.try_get::<Option<String>, _>("failure_reason")?,
         "wa_message_id": r.try_get::<String, _>("wa_message_id")?,
-        "priority": priority_name(r.try_get("priority")?),
+        "priority": sending::Priority::name_of(r.try_get("priority")?),
         "send_at": ts(r.try_get("send_at")?),
         "reference_id": r.try_get::<Option<String>, _>("reference_id")?,
         "attempts": r.try_get::<i64, _>("attempts")?,
@@ -130,23 +123,13 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
 }
 
 fn media(field: &str, st: &AppState, m: MediaRef) -> Result<MediaRef, ApiError> {
-    crate::media::validate_url(&st.config.media.allow, &m.url)
-        .map_err(|e| ApiError::field(format!("{field}.url"), e.to_string()))?;
-    if m.caption.as_ref().is_some_and(|c| c.chars().count() > 4096) {
-        return Err(ApiError::field(
-            format!("{field}.caption"),
-            "must be at most 4096 characters",
-        ));
-    }
-    Ok(m)
+    sending::check_media(st, field, m)
 }
 
 fn content(st: &AppState, b: &mut SendMessage) -> Result<StoredContent, ApiError> {
     let mut found: Vec<(&'static str, StoredContent)> = Vec::new();
     if let Some(text) = b.text.take() {
-        if text.trim().is_empty() || text.chars().count() > 65536 {
-            return Err(ApiError::field("text", "must be 1 to 65536 characters"));
-        }
+        sending::check_text("text", &text)?;
         found.push(("text", StoredContent::Text { text }));
     }
     if let Some(m) = b.image.take() {
@@ -232,36 +215,6 @@ fn content(st: &AppState, b: &mut SendMessage) -> Result<StoredContent, ApiError
     }
 }
 
-fn replay(status: i64, body: &str) -> Response {
-    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::ACCEPTED);
-    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    let mut r = (status, Json(value)).into_response();
-    r.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    r
-}
-
-async fn existing_idempotent(
-    st: &AppState,
-    key_id: &str,
-    idem: &str,
-    fingerprint: &str,
-) -> Result<Option<Response>, ApiError> {
-    let row: Option<(String, i64, String)> =
-        sqlx::query_as("SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2")
-            .bind(key_id)
-            .bind(idem)
-            .fetch_optional(&st.db.pool)
-            .await?;
-    match row {
-        Some((hash, status, body)) if hash == fingerprint => Ok(Some(replay(status, &body))),
-        Some(_) => Err(ApiError::conflict(
-            "Idempotency-Key was already used with a different request body",
-        )),
-        None => Ok(None),
-    }
-}
-
 pub async fn send(
     State(st): State<AppState>,
     p: Principal,
@@ -271,43 +224,21 @@ pub async fn send(
 ) -> Result<Response, ApiError> {
     p.require("messages:send")?;
     p.check_device(&device_id)?;
-    let idem = match headers.get("idempotency-key") {
-        Some(v) => {
-            let s = v
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|s| !s.is_empty() && s.len() <= 255);
-            Some(
-                s.ok_or_else(|| {
-                    ApiError::field(
-                        "Idempotency-Key",
-                        "must be 1 to 255 visible ASCII characters",
-                    )
-                })?
-                .to_string(),
-            )
-        }
-        None => None,
-    };
-    let fingerprint = sha256_hex(
-        &[
-            format!("POST /v1/devices/{device_id}/messages\n").as_bytes(),
-            &body.raw[..],
-        ]
-        .concat(),
-    );
+    let idem = idempotency_key(&headers)?.map(|key| Idempotency {
+        api_key_id: p.key_id.clone(),
+        key,
+        fingerprint: sha256_hex(
+            &[
+                format!("POST /v1/devices/{device_id}/messages\n").as_bytes(),
+                &body.raw[..],
+            ]
+            .concat(),
+        ),
+    });
     if let Some(k) = &idem
-        && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
+        && let Some(a) = sending::replay(&st, k).await?
     {
-        return Ok(r);
-    }
-    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
-        .bind(&device_id)
-        .fetch_optional(&st.db.pool)
-        .await?;
-    if exists.is_none() {
-        return Err(ApiError::not_found("device"));
+        return Ok(answer(a));
     }
     let mut b = body.value;
     let to = normalize_to("to", &b.to)?;
@@ -326,7 +257,6 @@ pub async fn send(
     if let Some(r) = &b.reference_id {
         super::check_len("reference_id", r, 1, 128)?;
     }
-    let now = now_ms();
     let send_at = match b.send_at.take() {
         None => None,
         Some(When::Unix(s)) if (0..=253_402_300_799).contains(&s) => Some(s * 1000),
@@ -338,84 +268,101 @@ pub async fn send(
             ));
         }
     };
-    let priority = match b.priority.unwrap_or(Priority::Normal) {
-        Priority::High => 0i64,
-        Priority::Normal => 1,
-        Priority::Low => 2,
-    };
-    let due = send_at.unwrap_or(now).max(now);
-    let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
-    let kind = content.kind();
-    let stored = StoredMessage {
+    let msg = NewMessage {
+        device_id,
+        to,
         content,
-        reply_to: b.reply_to.clone(),
+        reply_to: b.reply_to,
         mentions,
+        priority: match b.priority.unwrap_or(Priority::Normal) {
+            Priority::High => sending::Priority::High,
+            Priority::Normal => sending::Priority::Normal,
+            Priority::Low => sending::Priority::Low,
+        },
+        send_at,
+        reference_id: b.reference_id,
+        api_key_id: Some(p.key_id.clone()),
     };
-    let id = new_id("msg");
-    let wa_id = new_wa_message_id();
-
-    let mut tx = st.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12)",
-    )
-    .bind(&id)
-    .bind(&device_id)
-    .bind(&to)
-    .bind(kind)
-    .bind(serde_json::to_string(&stored).expect("serializable"))
-    .bind(&wa_id)
-    .bind(priority)
-    .bind(send_at)
-    .bind(b.reference_id.clone())
-    .bind(due)
-    .bind(expires_at)
-    .bind(now)
-    .execute(&mut *tx)
+    let a = sending::enqueue(&st, msg, idem.as_ref(), |q| {
+        (StatusCode::ACCEPTED, q.view.clone())
+    })
     .await?;
-    let row = sqlx::query(&format!("SELECT {COLS} FROM messages WHERE id = $1"))
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let response = view(&row)?;
-    let mut raced = false;
-    if let Some(k) = &idem {
-        let inserted = sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, 202, $4, $5)")
-            .bind(&p.key_id)
-            .bind(k)
-            .bind(&fingerprint)
-            .bind(response.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => raced = true,
-            Err(e) => return Err(e.into()),
+    Ok(answer(a))
+}
+
+/// The `Idempotency-Key` header, if present: 1 to 255 visible characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        Some(v) => {
+            let s = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 255);
+            Ok(Some(
+                s.ok_or_else(|| {
+                    ApiError::field(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible ASCII characters",
+                    )
+                })?
+                .to_string(),
+            ))
         }
+        None => Ok(None),
     }
-    let committed = if raced {
-        tx.rollback().await.map(|_| false)
-    } else {
-        tx.commit().await.map(|_| true)
-    };
-    if !matches!(committed, Ok(true)) {
-        // A concurrent request with the same key won the race: answer as it did (its row
-        // is committed by now, since ours waited on it).
-        if let Some(k) = &idem
-            && let Some(r) = existing_idempotent(&st, &p.key_id, k, &fingerprint).await?
-        {
-            return Ok(r);
-        }
-        return Err(match committed {
-            Err(e) => e.into(),
-            Ok(_) => {
-                ApiError::conflict("a concurrent request with this Idempotency-Key is in progress")
-            }
-        });
+}
+
+/// The HTTP response for an accepted (or replayed) send; replays carry
+/// `Idempotent-Replayed: true`.
+pub fn answer(a: sending::Answer) -> Response {
+    let mut r = (a.status, Json(a.body)).into_response();
+    if a.replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    tracing::info!(message_id = %id, device_id = %device_id, kind, "message queued");
-    crate::queue::wake(&st, &device_id);
-    Ok((StatusCode::ACCEPTED, Json(response)).into_response())
+    r
+}
+
+/// The native view of a message that was just queued, identical to what `GET
+/// /v1/messages/{id}` returns for it, built without reading the row back.
+#[allow(clippy::too_many_arguments)]
+pub fn message_view_new(
+    id: &str,
+    device_id: &str,
+    chat: &str,
+    kind: &str,
+    stored_content: &str,
+    wa_message_id: &str,
+    priority: i64,
+    send_at: Option<i64>,
+    reference_id: Option<&str>,
+    now: i64,
+) -> Value {
+    let stored: Value = serde_json::from_str(stored_content).unwrap_or(Value::Null);
+    json!({
+        "id": id,
+        "device_id": device_id,
+        "direction": "out",
+        "chat": chat,
+        "from": Value::Null,
+        "push_name": stored.get("push_name").cloned().unwrap_or(Value::Null),
+        "type": kind,
+        "content": stored.get("content").cloned().unwrap_or(stored.clone()),
+        "reply_to": stored.get("reply_to").cloned().unwrap_or(Value::Null),
+        "status": "queued",
+        "failure_reason": Value::Null,
+        "wa_message_id": wa_message_id,
+        "priority": sending::Priority::name_of(priority),
+        "send_at": ts(send_at),
+        "reference_id": reference_id,
+        "attempts": 0,
+        "created_at": ts(Some(now)),
+        "updated_at": ts(Some(now)),
+        "sent_at": Value::Null,
+        "delivered_at": Value::Null,
+        "read_at": Value::Null,
+    })
 }
 
 pub async fn get_one(

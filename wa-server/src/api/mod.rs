@@ -3,12 +3,15 @@
 
 mod broadcasts;
 mod contacts;
+mod credits;
 mod devices;
 mod groups;
 mod keys;
-mod messages;
+pub(crate) mod messages;
 mod meta;
 mod webhooks;
+
+pub use messages::message_view_new;
 
 use axum::Router;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
@@ -167,6 +170,19 @@ fn table() -> Vec<Entry> {
             post(webhooks::redeliver_dead),
         ),
         ("GET", "/v1/events", MR, get(meta::events)),
+        (
+            "GET",
+            "/v1/credits",
+            Some("credits:read"),
+            get(credits::get),
+        ),
+        (
+            "GET",
+            "/v1/credits/ledger",
+            Some("credits:read"),
+            get(credits::ledger),
+        ),
+        ("POST", "/v1/credits/grants", AD, post(credits::grant)),
     ]
 }
 

@@ -1,0 +1,302 @@
+//! Accepting an outbound message into the durable queue: the one write path that the native
+//! API and every compatibility API go through. The message row (and the idempotency record,
+//! when the caller sent a key) is committed before the caller answers.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::queue::{MediaRef, StoredContent, StoredMessage};
+use crate::state::AppState;
+use crate::util::{new_id, new_wa_message_id, now_ms};
+
+/// Queue priority: lower numbers are sent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// Ahead of everything else.
+    High,
+    /// The default.
+    #[default]
+    Normal,
+    /// After everything else.
+    Low,
+}
+
+impl Priority {
+    /// The stored rank.
+    pub fn rank(self) -> i64 {
+        match self {
+            Priority::High => 0,
+            Priority::Normal => 1,
+            Priority::Low => 2,
+        }
+    }
+    /// The API name of a stored rank.
+    pub fn name_of(rank: i64) -> &'static str {
+        match rank {
+            0 => "high",
+            2 => "low",
+            _ => "normal",
+        }
+    }
+}
+
+/// A validated message ready to be queued.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The device that sends it (must exist).
+    pub device_id: String,
+    /// Recipient JID (already normalized, e.g. with `api::normalize_to`).
+    pub to: String,
+    /// What to send.
+    pub content: StoredContent,
+    /// WhatsApp id of the quoted message.
+    pub reply_to: Option<String>,
+    /// Mentioned user JIDs.
+    pub mentions: Vec<String>,
+    /// Queue priority.
+    pub priority: Priority,
+    /// Earliest send time, unix milliseconds.
+    pub send_at: Option<i64>,
+    /// The caller's own reference.
+    pub reference_id: Option<String>,
+    /// The API key that queued it (recorded in the credit ledger).
+    pub api_key_id: Option<String>,
+}
+
+/// An `Idempotency-Key` presented with a request.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The API key that presented it (keys are scoped per API key).
+    pub api_key_id: String,
+    /// The header value.
+    pub key: String,
+    /// Hash of what identifies the request (route + body): the same key with another
+    /// fingerprint is a 409.
+    pub fingerprint: String,
+}
+
+/// What the caller answers.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response body.
+    pub body: Value,
+    /// True when this is the stored answer of an earlier request with the same key.
+    pub replayed: bool,
+    /// The queued message (None on a replay).
+    #[allow(dead_code)] // read by the compatibility APIs
+    pub message: Option<QueuedMessage>,
+}
+
+/// The message that was just queued.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    /// Our message id (`msg_…`).
+    pub id: String,
+    /// The WhatsApp message id it will carry on every attempt.
+    #[allow(dead_code)] // read by the compatibility APIs
+    pub wa_message_id: String,
+    /// When it was accepted, unix milliseconds.
+    pub created_at: i64,
+    /// The native API's JSON view of the message.
+    pub view: Value,
+}
+
+/// The stored answer for an idempotency key: `Some` when the same request was answered
+/// before, a 409 when the key was used with a different request.
+pub async fn replay(st: &AppState, idem: &Idempotency) -> Result<Option<Answer>, ApiError> {
+    let row: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
+    )
+    .bind(&idem.api_key_id)
+    .bind(&idem.key)
+    .fetch_optional(&st.db.pool)
+    .await?;
+    match row {
+        Some((hash, status, body)) if hash == idem.fingerprint => Ok(Some(Answer {
+            status: StatusCode::from_u16(status as u16).unwrap_or(StatusCode::ACCEPTED),
+            body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            replayed: true,
+            message: None,
+        })),
+        Some(_) => Err(ApiError::conflict(
+            "Idempotency-Key was already used with a different request body",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Checks a media reference: an allowed URL (no private addresses unless allow-listed) and a
+/// caption of at most 4096 characters. `field` names the request field in errors.
+pub fn check_media(st: &AppState, field: &str, m: MediaRef) -> Result<MediaRef, ApiError> {
+    crate::media::validate_url(&st.config.media.allow, &m.url)
+        .map_err(|e| ApiError::field(format!("{field}.url"), e.to_string()))?;
+    if m.caption.as_ref().is_some_and(|c| c.chars().count() > 4096) {
+        return Err(ApiError::field(
+            format!("{field}.caption"),
+            "must be at most 4096 characters",
+        ));
+    }
+    Ok(m)
+}
+
+/// Checks a text body: not blank, at most 65,536 characters.
+pub fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() || text.chars().count() > 65536 {
+        return Err(ApiError::field(field, "must be 1 to 65536 characters"));
+    }
+    Ok(())
+}
+
+/// Whether the device exists.
+pub async fn device_exists(st: &AppState, device_id: &str) -> Result<bool, ApiError> {
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(&st.db.pool)
+        .await?;
+    Ok(exists.is_some())
+}
+
+/// Queues `msg` and wakes its device's worker. `render` turns the queued message into the
+/// route's answer; with `idem`, that answer is stored in the same transaction and a repeated
+/// request gets it back unchanged (a concurrent duplicate waits for the first and replays it).
+pub async fn enqueue(
+    st: &AppState,
+    msg: NewMessage,
+    idem: Option<&Idempotency>,
+    render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
+) -> Result<Answer, ApiError> {
+    if let Some(k) = idem
+        && let Some(a) = replay(st, k).await?
+    {
+        return Ok(a);
+    }
+    if !device_exists(st, &msg.device_id).await? {
+        return Err(ApiError::not_found("device"));
+    }
+    let device_id = msg.device_id.clone();
+    let mut tx = st.db.pool.begin().await?;
+    let queued = insert(st, &mut tx, msg).await?;
+    let (status, body) = render(&queued);
+    let mut raced = false;
+    if let Some(k) = idem {
+        let inserted = sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&k.api_key_id)
+            .bind(&k.key)
+            .bind(&k.fingerprint)
+            .bind(status.as_u16() as i64)
+            .bind(body.to_string())
+            .bind(queued.created_at)
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => raced = true,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let committed = if raced {
+        tx.rollback().await.map(|_| false)
+    } else {
+        tx.commit().await.map(|_| true)
+    };
+    if !matches!(committed, Ok(true)) {
+        // A concurrent request with the same key won the race: answer as it did (its row
+        // is committed by now, since ours waited on it).
+        if let Some(k) = idem
+            && let Some(a) = replay(st, k).await?
+        {
+            return Ok(a);
+        }
+        return Err(match committed {
+            Err(e) => e.into(),
+            Ok(_) => {
+                ApiError::conflict("a concurrent request with this Idempotency-Key is in progress")
+            }
+        });
+    }
+    tracing::info!(message_id = %queued.id, device_id = %device_id, "message queued");
+    crate::queue::wake(st, &device_id);
+    Ok(Answer {
+        status,
+        body,
+        replayed: false,
+        message: Some(queued),
+    })
+}
+
+/// Writes `msg` into the queue inside `tx` and debits its price (when sends cost credits),
+/// without committing or waking the worker: the building block of [`enqueue`] and of
+/// broadcasts, which queue many messages in one transaction. 402 `insufficient_credits` when
+/// the balance does not cover the price.
+pub async fn insert(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    msg: NewMessage,
+) -> Result<QueuedMessage, ApiError> {
+    let now = now_ms();
+    let due = msg.send_at.unwrap_or(now).max(now);
+    let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
+    let kind = msg.content.kind();
+    let stored = StoredMessage {
+        content: msg.content,
+        reply_to: msg.reply_to,
+        mentions: msg.mentions,
+    };
+    let stored_json = serde_json::to_string(&stored).expect("serializable");
+    let id = new_id("msg");
+    let wa_id = new_wa_message_id();
+    if st.config.price_per_message > 0 {
+        crate::credits::debit(
+            tx,
+            st.config.price_per_message,
+            &id,
+            msg.api_key_id.as_deref(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::credits::CreditError::Insufficient { balance, price } => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_credits",
+                format!("a message costs {price} credits; the balance is {balance}"),
+            ),
+            crate::credits::CreditError::Db(e) => e.into(),
+        })?;
+    }
+    sqlx::query(
+        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12)",
+    )
+    .bind(&id)
+    .bind(&msg.device_id)
+    .bind(&msg.to)
+    .bind(kind)
+    .bind(&stored_json)
+    .bind(&wa_id)
+    .bind(msg.priority.rank())
+    .bind(msg.send_at)
+    .bind(msg.reference_id.clone())
+    .bind(due)
+    .bind(expires_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(QueuedMessage {
+        view: crate::api::message_view_new(
+            &id,
+            &msg.device_id,
+            &msg.to,
+            kind,
+            &stored_json,
+            &wa_id,
+            msg.priority.rank(),
+            msg.send_at,
+            msg.reference_id.as_deref(),
+            now,
+        ),
+        id,
+        wa_message_id: wa_id,
+        created_at: now,
+    })
+}
