@@ -4,10 +4,15 @@
 //! Key format: `wsk_` + 43 characters of URL-safe base64 (32 random bytes). The database keeps
 //! the first 12 characters in clear as a lookup prefix and the hex SHA-256 of the whole key;
 //! candidates found by prefix are compared in constant time.
+//!
+//! Verified keys are remembered in memory for a few seconds ([`KeyCache`]) so that a burst of
+//! requests does not read the key table once per request; revoking (or otherwise changing) a
+//! key must call [`KeyCache::forget_all`], and the short lifetime bounds how long another
+//! gateway node on the same database keeps honouring a key it revoked.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
@@ -135,9 +140,52 @@ pub struct KeyRecord {
     pub rate_limit_per_minute: Option<i64>,
 }
 
+/// How long a verified key is trusted without reading the database again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most keys remembered at once; the cache starts over when full.
+const KEY_CACHE_MAX: usize = 4096;
+
+/// Keys verified recently, by the SHA-256 of the presented token. Only keys that were found
+/// are kept, so random tokens cannot grow it and an unknown key is always looked up.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (KeyRecord, Instant)>>,
+}
+
+impl KeyCache {
+    fn get(&self, hash: &str) -> Option<KeyRecord> {
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(record, _)| record.clone())
+    }
+
+    fn put(&self, hash: String, record: KeyRecord) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= KEY_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(hash, (record, Instant::now()));
+    }
+
+    /// Drops every remembered key. Call it after any change to `api_keys` (revocation,
+    /// disabling, new scopes) so the change applies to the very next request.
+    pub fn forget_all(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
 /// The live (not revoked) key whose hash matches `token`, without touching rate limits.
+/// Served from [`KeyCache`] when the key was verified less than [`KEY_CACHE_TTL`] ago.
 pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, ApiError> {
     let hash = sha256_hex(token.as_bytes());
+    if let Some(record) = state.key_cache.get(&hash) {
+        return Ok(Some(record));
+    }
     let rows: Vec<KeyRow> = sqlx::query_as(
         "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
     )
@@ -151,14 +199,18 @@ pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>
             found = Some((id, scopes, device_id, rate));
         }
     }
-    Ok(found.map(|(key_id, scopes, device_id, rate)| KeyRecord {
+    let record = found.map(|(key_id, scopes, device_id, rate)| KeyRecord {
         principal: Principal {
             key_id,
             scopes: serde_json::from_str(&scopes).unwrap_or_default(),
             device_id,
         },
         rate_limit_per_minute: rate,
-    }))
+    });
+    if let Some(r) = &record {
+        state.key_cache.put(hash, r.clone());
+    }
+    Ok(record)
 }
 
 struct Bucket {

@@ -160,7 +160,7 @@ const OPS: &[Op] = &[
         "GET",
         "/v1/devices/{id}/qr",
         "deviceQr",
-        "The latest QR code to scan for linking",
+        "The latest QR code to scan for linking: JSON, or an SVG or PNG image (`format`)",
         Some("devices:write"),
         None,
         200,
@@ -613,6 +613,11 @@ fn extra_parameters(op_id: &str) -> Vec<Value> {
     let s = json!({ "type": "string" });
     let t = json!({ "type": "string", "format": "date-time" });
     match op_id {
+        "deviceQr" => vec![q(
+            "format",
+            json!({ "type": "string", "enum": ["json", "svg", "png"], "default": "json" }),
+            "json: the payload as JSON; svg or png: the code drawn as an image",
+        )],
         "listMessages" => vec![
             q(
                 "device_id",

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::queue::{MediaRef, StoredContent, StoredMessage};
+use crate::queue::{MediaRef, StoredContent};
 use crate::state::AppState;
 use crate::util::{new_id, new_wa_message_id, now_ms};
 
@@ -152,6 +152,11 @@ pub fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
 
 /// Whether the device exists.
 pub async fn device_exists(st: &AppState, device_id: &str) -> Result<bool, ApiError> {
+    Ok(device_exists_db(st, device_id).await?)
+}
+
+/// [`device_exists`] with the database error as it came.
+pub(crate) async fn device_exists_db(st: &AppState, device_id: &str) -> Result<bool, sqlx::Error> {
     let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
         .bind(device_id)
         .fetch_optional(&st.db.pool)
@@ -162,15 +167,25 @@ pub async fn device_exists(st: &AppState, device_id: &str) -> Result<bool, ApiEr
 /// Queues `msg` and wakes its device's worker. `render` turns the queued message into the
 /// route's answer; with `idem`, that answer is stored in the same transaction and a repeated
 /// request gets it back unchanged (a concurrent duplicate waits for the first and replays it).
+/// Without `idem`, the message shares a transaction with concurrent sends
+/// ([`crate::group_commit`]); either way it is committed before this returns.
 pub async fn enqueue(
     st: &AppState,
     msg: NewMessage,
     idem: Option<&Idempotency>,
     render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
 ) -> Result<Answer, ApiError> {
-    if let Some(k) = idem
-        && let Some(a) = replay(st, k).await?
-    {
+    let Some(k) = idem else {
+        let queued = crate::group_commit::submit(st, msg).await?;
+        let (status, body) = render(&queued);
+        return Ok(Answer {
+            status,
+            body,
+            replayed: false,
+            message: Some(queued),
+        });
+    };
+    if let Some(a) = replay(st, k).await? {
         return Ok(a);
     }
     if !device_exists(st, &msg.device_id).await? {
@@ -181,7 +196,7 @@ pub async fn enqueue(
     let queued = insert(st, &mut tx, msg).await?;
     let (status, body) = render(&queued);
     let mut raced = false;
-    if let Some(k) = idem {
+    {
         let inserted = sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&k.api_key_id)
             .bind(&k.key)
@@ -205,9 +220,7 @@ pub async fn enqueue(
     if !matches!(committed, Ok(true)) {
         // A concurrent request with the same key won the race: answer as it did (its row
         // is committed by now, since ours waited on it).
-        if let Some(k) = idem
-            && let Some(a) = replay(st, k).await?
-        {
+        if let Some(a) = replay(st, k).await? {
             return Ok(a);
         }
         return Err(match committed {
@@ -227,6 +240,15 @@ pub async fn enqueue(
     })
 }
 
+/// Why [`insert_ref`] wrote nothing.
+#[derive(Debug)]
+pub(crate) enum InsertError {
+    /// The message is refused (402 `insufficient_credits`); the transaction is still usable.
+    Refused(ApiError),
+    /// The database failed; the transaction must be abandoned.
+    Db(sqlx::Error),
+}
+
 /// Writes `msg` into the queue inside `tx` and debits its price (when sends cost credits),
 /// without committing or waking the worker: the building block of [`enqueue`] and of
 /// broadcasts, which queue many messages in one transaction. 402 `insufficient_credits` when
@@ -236,16 +258,38 @@ pub async fn insert(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     msg: NewMessage,
 ) -> Result<QueuedMessage, ApiError> {
+    insert_ref(st, tx, &msg).await.map_err(|e| match e {
+        InsertError::Refused(e) => e,
+        InsertError::Db(e) => e.into(),
+    })
+}
+
+/// The stored form of a message, serialized without copying it: the fields of
+/// [`crate::queue::StoredMessage`], in its order, so both give the same JSON.
+#[derive(serde::Serialize)]
+struct StoredView<'a> {
+    content: &'a StoredContent,
+    reply_to: &'a Option<String>,
+    mentions: &'a [String],
+}
+
+/// [`insert`] on a borrowed message, telling refusals from database errors (a batch goes on
+/// after a refusal and is abandoned after a database error).
+pub(crate) async fn insert_ref(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    msg: &NewMessage,
+) -> Result<QueuedMessage, InsertError> {
     let now = now_ms();
     let due = msg.send_at.unwrap_or(now).max(now);
     let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
     let kind = msg.content.kind();
-    let stored = StoredMessage {
-        content: msg.content,
-        reply_to: msg.reply_to,
-        mentions: msg.mentions,
-    };
-    let stored_json = serde_json::to_string(&stored).expect("serializable");
+    let stored_json = serde_json::to_string(&StoredView {
+        content: &msg.content,
+        reply_to: &msg.reply_to,
+        mentions: &msg.mentions,
+    })
+    .expect("serializable");
     let id = new_id("msg");
     let wa_id = new_wa_message_id();
     if st.config.price_per_message > 0 {
@@ -257,12 +301,14 @@ pub async fn insert(
         )
         .await
         .map_err(|e| match e {
-            crate::credits::CreditError::Insufficient { balance, price } => ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "insufficient_credits",
-                format!("a message costs {price} credits; the balance is {balance}"),
-            ),
-            crate::credits::CreditError::Db(e) => e.into(),
+            crate::credits::CreditError::Insufficient { balance, price } => {
+                InsertError::Refused(ApiError::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "insufficient_credits",
+                    format!("a message costs {price} credits; the balance is {balance}"),
+                ))
+            }
+            crate::credits::CreditError::Db(e) => InsertError::Db(e),
         })?;
     }
     sqlx::query(
@@ -281,7 +327,8 @@ pub async fn insert(
     .bind(expires_at)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
+    .await
+    .map_err(InsertError::Db)?;
     Ok(QueuedMessage {
         view: crate::api::message_view_new(
             &id,
