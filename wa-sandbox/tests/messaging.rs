@@ -208,10 +208,11 @@ async fn phone_shows_a_resent_message_id_once_and_counts_the_copy() {
     let store = signal_store(&companion, &mut client, 10).await;
     // Phone b starts the session, as in the exchange above.
     phone_b.send_text(&phone_a.jid(), "hello").await.unwrap();
-    client
+    let hello = client
         .recv_until(|n| n.tag.as_str() == "message")
         .await
         .unwrap();
+    assert_eq!(decrypt_text(&store, &hello).await, "hello");
 
     // The same id twice (re-encrypted, as a sender retrying after a crash does), then another.
     let b = "6281400000012";
