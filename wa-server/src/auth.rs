@@ -150,32 +150,54 @@ const KEY_CACHE_MAX: usize = 4096;
 /// are kept, so random tokens cannot grow it and an unknown key is always looked up.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: Mutex<HashMap<String, (KeyRecord, Instant)>>,
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    entries: HashMap<String, (KeyRecord, Instant)>,
+    /// Bumped by every [`KeyCache::forget_all`]: a lookup that read the table before a
+    /// revocation must not put the old row back afterwards.
+    generation: u64,
 }
 
 impl KeyCache {
-    fn get(&self, hash: &str) -> Option<KeyRecord> {
-        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(hash)
-            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The record of `hash` if it was verified less than [`KEY_CACHE_TTL`] before `now`.
+    fn get(&self, hash: &str, now: Instant) -> Option<KeyRecord> {
+        self.lock()
+            .entries
+            .get(hash)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < KEY_CACHE_TTL)
             .map(|(record, _)| record.clone())
     }
 
-    fn put(&self, hash: String, record: KeyRecord) {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= KEY_CACHE_MAX {
-            map.clear();
+    /// The generation to hand back to [`KeyCache::put`] after reading the table.
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Remembers `record`, read at `generation`, unless the cache was cleared since.
+    fn put(&self, hash: String, record: KeyRecord, generation: u64, now: Instant) {
+        let mut state = self.lock();
+        if state.generation != generation {
+            return;
         }
-        map.insert(hash, (record, Instant::now()));
+        if state.entries.len() >= KEY_CACHE_MAX {
+            state.entries.clear();
+        }
+        state.entries.insert(hash, (record, now));
     }
 
     /// Drops every remembered key. Call it after any change to `api_keys` (revocation,
     /// disabling, new scopes) so the change applies to the very next request.
     pub fn forget_all(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        let mut state = self.lock();
+        state.entries.clear();
+        state.generation += 1;
     }
 }
 
@@ -183,9 +205,10 @@ impl KeyCache {
 /// Served from [`KeyCache`] when the key was verified less than [`KEY_CACHE_TTL`] ago.
 pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, ApiError> {
     let hash = sha256_hex(token.as_bytes());
-    if let Some(record) = state.key_cache.get(&hash) {
+    if let Some(record) = state.key_cache.get(&hash, Instant::now()) {
         return Ok(Some(record));
     }
+    let generation = state.key_cache.generation();
     let rows: Vec<KeyRow> = sqlx::query_as(
         "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
     )
@@ -208,7 +231,9 @@ pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>
         rate_limit_per_minute: rate,
     });
     if let Some(r) = &record {
-        state.key_cache.put(hash, r.clone());
+        state
+            .key_cache
+            .put(hash, r.clone(), generation, Instant::now());
     }
     Ok(record)
 }
@@ -259,6 +284,54 @@ mod tests {
         let wait = l.check("k", 3).unwrap_err();
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(l.check("other", 3).is_ok());
+    }
+
+    fn record(id: &str) -> KeyRecord {
+        KeyRecord {
+            principal: Principal {
+                key_id: id.into(),
+                scopes: vec!["devices:read".into()],
+                device_id: None,
+            },
+            rate_limit_per_minute: None,
+        }
+    }
+
+    #[test]
+    fn cached_keys_expire_after_the_ttl() {
+        let cache = KeyCache::default();
+        let t0 = Instant::now();
+        cache.put("h".into(), record("k1"), cache.generation(), t0);
+        assert_eq!(cache.get("h", t0).unwrap().principal.key_id, "k1");
+        let almost = t0 + KEY_CACHE_TTL - Duration::from_millis(1);
+        assert!(cache.get("h", almost).is_some());
+        assert!(cache.get("h", t0 + KEY_CACHE_TTL).is_none());
+        assert!(cache.get("other", t0).is_none());
+    }
+
+    #[test]
+    fn forgetting_clears_keys_and_refuses_lookups_that_started_before() {
+        let cache = KeyCache::default();
+        let t0 = Instant::now();
+        cache.put("h".into(), record("k1"), cache.generation(), t0);
+        // A lookup reads the table, then the key is revoked, then the lookup finishes.
+        let read_at = cache.generation();
+        cache.forget_all();
+        assert!(cache.get("h", t0).is_none());
+        cache.put("h".into(), record("k1"), read_at, t0);
+        assert!(cache.get("h", t0).is_none(), "a stale row came back");
+        cache.put("h".into(), record("k1"), cache.generation(), t0);
+        assert!(cache.get("h", t0).is_some());
+    }
+
+    #[test]
+    fn a_full_cache_starts_over_instead_of_growing() {
+        let cache = KeyCache::default();
+        let t0 = Instant::now();
+        for i in 0..KEY_CACHE_MAX + 1 {
+            cache.put(format!("h{i}"), record("k"), cache.generation(), t0);
+        }
+        assert_eq!(cache.lock().entries.len(), 1);
     }
 
     #[test]
