@@ -273,6 +273,150 @@ struct StoredView<'a> {
     mentions: &'a [String],
 }
 
+/// A message's row, computed before it is written.
+pub(crate) struct Row<'a> {
+    msg: &'a NewMessage,
+    id: String,
+    wa_id: String,
+    kind: &'static str,
+    stored_json: String,
+    due: i64,
+    expires_at: i64,
+    now: i64,
+}
+
+impl<'a> Row<'a> {
+    /// Fresh ids, the stored JSON and the queue times of `msg`.
+    pub(crate) fn new(st: &AppState, msg: &'a NewMessage) -> Row<'a> {
+        let now = now_ms();
+        let due = msg.send_at.unwrap_or(now).max(now);
+        Row {
+            msg,
+            id: new_id("msg"),
+            wa_id: new_wa_message_id(),
+            kind: msg.content.kind(),
+            stored_json: serde_json::to_string(&StoredView {
+                content: &msg.content,
+                reply_to: &msg.reply_to,
+                mentions: &msg.mentions,
+            })
+            .expect("serializable"),
+            due,
+            expires_at: due + st.config.queue.offline_expiry.as_millis() as i64,
+            now,
+        }
+    }
+
+    /// What the caller answers once the row is committed.
+    pub(crate) fn queued(self) -> QueuedMessage {
+        let m = self.msg;
+        QueuedMessage {
+            view: crate::api::message_view_new(
+                &self.id,
+                &m.device_id,
+                &m.to,
+                self.kind,
+                &self.stored_json,
+                &self.wa_id,
+                m.priority.rank(),
+                m.send_at,
+                m.reference_id.as_deref(),
+                self.now,
+            ),
+            id: self.id,
+            wa_message_id: self.wa_id,
+            created_at: self.now,
+        }
+    }
+}
+
+/// Columns of a queued message; each row binds [`ROW_PARAMS`] values.
+const INSERT_HEAD: &str = "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ";
+
+/// Bound values per row of [`INSERT_HEAD`].
+const ROW_PARAMS: usize = 12;
+
+/// Writes `rows` with one multi-row INSERT (both engines accept `VALUES (…), (…)`).
+pub(crate) async fn write_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &[Row<'_>],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::with_capacity(INSERT_HEAD.len() + rows.len() * 90);
+    sql.push_str(INSERT_HEAD);
+    for i in 0..rows.len() {
+        let p = |k: usize| i * ROW_PARAMS + k;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, 'out', ${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${}, 0, ${}, ${}, ${}, ${})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(11),
+            p(12),
+            p(12),
+        ));
+    }
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.id)
+            .bind(&r.msg.device_id)
+            .bind(&r.msg.to)
+            .bind(r.kind)
+            .bind(&r.stored_json)
+            .bind(&r.wa_id)
+            .bind(r.msg.priority.rank())
+            .bind(r.msg.send_at)
+            .bind(r.msg.reference_id.as_deref())
+            .bind(r.due)
+            .bind(r.expires_at)
+            .bind(r.now);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Debits the price of `row` inside `tx` when sends cost credits.
+pub(crate) async fn debit(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    row: &Row<'_>,
+) -> Result<(), InsertError> {
+    if st.config.price_per_message <= 0 {
+        return Ok(());
+    }
+    crate::credits::debit(
+        tx,
+        st.config.price_per_message,
+        &row.id,
+        row.msg.api_key_id.as_deref(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| match e {
+        crate::credits::CreditError::Insufficient { balance, price } => {
+            InsertError::Refused(ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_credits",
+                format!("a message costs {price} credits; the balance is {balance}"),
+            ))
+        }
+        crate::credits::CreditError::Db(e) => InsertError::Db(e),
+    })
+}
+
 /// [`insert`] on a borrowed message, telling refusals from database errors (a batch goes on
 /// after a refusal and is abandoned after a database error).
 pub(crate) async fn insert_ref(
@@ -280,70 +424,10 @@ pub(crate) async fn insert_ref(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     msg: &NewMessage,
 ) -> Result<QueuedMessage, InsertError> {
-    let now = now_ms();
-    let due = msg.send_at.unwrap_or(now).max(now);
-    let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
-    let kind = msg.content.kind();
-    let stored_json = serde_json::to_string(&StoredView {
-        content: &msg.content,
-        reply_to: &msg.reply_to,
-        mentions: &msg.mentions,
-    })
-    .expect("serializable");
-    let id = new_id("msg");
-    let wa_id = new_wa_message_id();
-    if st.config.price_per_message > 0 {
-        crate::credits::debit(
-            tx,
-            st.config.price_per_message,
-            &id,
-            msg.api_key_id.as_deref(),
-        )
+    let row = Row::new(st, msg);
+    debit(st, tx, &row).await?;
+    write_rows(tx, std::slice::from_ref(&row))
         .await
-        .map_err(|e| match e {
-            crate::credits::CreditError::Insufficient { balance, price } => {
-                InsertError::Refused(ApiError::new(
-                    StatusCode::PAYMENT_REQUIRED,
-                    "insufficient_credits",
-                    format!("a message costs {price} credits; the balance is {balance}"),
-                ))
-            }
-            crate::credits::CreditError::Db(e) => InsertError::Db(e),
-        })?;
-    }
-    sqlx::query(
-        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12)",
-    )
-    .bind(&id)
-    .bind(&msg.device_id)
-    .bind(&msg.to)
-    .bind(kind)
-    .bind(&stored_json)
-    .bind(&wa_id)
-    .bind(msg.priority.rank())
-    .bind(msg.send_at)
-    .bind(msg.reference_id.clone())
-    .bind(due)
-    .bind(expires_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await
-    .map_err(InsertError::Db)?;
-    Ok(QueuedMessage {
-        view: crate::api::message_view_new(
-            &id,
-            &msg.device_id,
-            &msg.to,
-            kind,
-            &stored_json,
-            &wa_id,
-            msg.priority.rank(),
-            msg.send_at,
-            msg.reference_id.as_deref(),
-            now,
-        ),
-        id,
-        wa_message_id: wa_id,
-        created_at: now,
-    })
+        .map_err(InsertError::Db)?;
+    Ok(row.queued())
 }
