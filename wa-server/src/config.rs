@@ -71,6 +71,30 @@ impl Default for WebhookConfig {
     }
 }
 
+/// The OpenAI-compatible chat-completions endpoint that composes WhatsHub `use_ai` messages.
+#[derive(Clone)]
+pub struct AiConfig {
+    /// Base URL; requests go to `{url}/chat/completions` (e.g. `https://api.openai.com/v1`).
+    pub url: String,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Bearer key, when the endpoint wants one. Never logged.
+    pub key: Option<String>,
+    /// How long one completion may take.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 /// Everything tunable.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +117,9 @@ pub struct Config {
     pub janitor_interval: Duration,
     /// Credits debited per accepted outbound message; 0 (the default) makes sends free.
     pub price_per_message: i64,
+    /// The AI composer for WhatsHub `use_ai`; `None` (the default) renders `raw_data`
+    /// deterministically instead.
+    pub ai: Option<AiConfig>,
 }
 
 impl Default for Config {
@@ -107,6 +134,7 @@ impl Default for Config {
             event_retention: Duration::from_secs(30 * 24 * 3600),
             janitor_interval: Duration::from_secs(3600),
             price_per_message: 0,
+            ai: None,
         }
     }
 }

@@ -128,8 +128,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks a response that is already in a compatibility contract's own error shape:
+/// [`error_shape`] passes it through unchanged.
+#[derive(Debug, Clone, Copy)]
+pub struct ContractShaped;
+
 /// Middleware: every response with status >= 400 leaves in the error shape, whether it came
-/// from a handler, an extractor, the router's fallback or a tower layer.
+/// from a handler, an extractor, the router's fallback or a tower layer (except responses of
+/// compatibility contracts, marked [`ContractShaped`]).
 pub async fn error_shape(req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
@@ -139,7 +145,7 @@ pub async fn error_shape(req: Request, next: Next) -> Response {
         .to_string();
     let mut resp = next.run(req).await;
     let status = resp.status();
-    if status.as_u16() < 400 {
+    if status.as_u16() < 400 || resp.extensions().get::<ContractShaped>().is_some() {
         return resp;
     }
     let err = match resp.extensions_mut().remove::<ApiError>() {

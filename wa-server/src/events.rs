@@ -231,6 +231,9 @@ async fn store_inbound(
         content["mentions"] = json!(m.mentions);
     }
     let stored = json!({ "content": content, "reply_to": m.quoted, "push_name": m.push_name });
+    // Group chats are named by the group, not by whoever wrote last.
+    let name = (!m.is_group).then_some(m.push_name.as_deref()).flatten();
+    let conversation = crate::conversations::touch(tx, device_id, &m.chat, name, now).await?;
     sqlx::query(
         "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, $5, $6, 'received', $7, 1, 0, $8, $8, $8)",
     )
@@ -257,6 +260,8 @@ async fn store_inbound(
         "mentions": m.mentions,
         "is_group": m.is_group,
         "timestamp": rfc3339(m.timestamp_ms),
+        // Automation reading this event must stay quiet while an agent handles the chat.
+        "conversation": { "id": conversation.id, "status": conversation.status },
     })))
 }
 

@@ -21,7 +21,9 @@
 mod api;
 mod auth;
 pub mod client_transport;
+mod compat;
 pub mod config;
+mod conversations;
 pub mod credits;
 mod db;
 pub mod demo;
@@ -54,7 +56,8 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub use client_transport::{AutoLinker, ClientTransport, ClientTransportConfig};
-pub use config::{Config, QueueConfig, WebhookConfig};
+pub use compat::composer::{ComposeError, ComposeRequest, Composer, OpenAiComposer, PlainComposer};
+pub use config::{AiConfig, Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use demo::{Demo, DemoLinker};
 pub use transport::{
@@ -90,6 +93,7 @@ pub struct ServerBuilder {
     admin_key: Option<String>,
     config: Config,
     transport: Option<Arc<dyn DeviceTransport>>,
+    composer: Option<Arc<dyn Composer>>,
 }
 
 impl ServerBuilder {
@@ -131,6 +135,13 @@ impl ServerBuilder {
         self
     }
 
+    /// The composer of WhatsHub `use_ai` messages (default: an [`OpenAiComposer`] when
+    /// [`Config::ai`] is set, else the deterministic [`PlainComposer`]).
+    pub fn composer(mut self, composer: Arc<dyn Composer>) -> Self {
+        self.composer = Some(composer);
+        self
+    }
+
     /// Connects to the database, applies migrations and provisions the admin key.
     pub async fn build(self) -> Result<Server, ServerError> {
         let url = match (self.database_url, &self.data_dir) {
@@ -150,6 +161,13 @@ impl ServerBuilder {
                 "queue min_delay exceeds max_delay".into(),
             ));
         }
+        let composer: Arc<dyn Composer> = match (self.composer, &self.config.ai) {
+            (Some(c), _) => c,
+            (None, Some(ai)) => {
+                Arc::new(OpenAiComposer::new(ai).map_err(|e| ServerError::Config(e.to_string()))?)
+            }
+            (None, None) => Arc::new(PlainComposer),
+        };
         let db = db::Db::connect(&url).await?;
         let initial_admin_key = provision_admin_key(&db, self.admin_key.as_deref()).await?;
         let (events, _) = tokio::sync::broadcast::channel(1024);
@@ -168,6 +186,7 @@ impl ServerBuilder {
             events,
             webhook_wake: Default::default(),
             stop: Default::default(),
+            composer,
         };
         Ok(Server {
             state: AppState(Arc::new(inner)),
@@ -346,6 +365,7 @@ impl Server {
         let limit = self.state.config.body_limit;
         let x_request_id = HeaderName::from_static("x-request-id");
         api::routes(&self.state)
+            .merge(compat::routes())
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
             .layer(RequestBodyLimitLayer::new(limit))

@@ -69,6 +69,8 @@ pub struct Inner {
     pub webhook_wake: Notify,
     /// Wakes every background task at shutdown.
     pub stop: Notify,
+    /// Composes WhatsHub `use_ai` messages.
+    pub composer: Arc<dyn crate::compat::composer::Composer>,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
