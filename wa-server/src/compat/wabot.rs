@@ -887,14 +887,24 @@ async fn update_product(
 ) -> Reply {
     caller(&st, &headers, Some("products:write")).await?;
     let (b, _) = parse::<UpdateProduct>(&headers, body)?;
+    let now = now_ms();
     let mut tx = st.db.pool.begin().await?;
-    let row: Option<ProductRow> = sqlx::query_as(&format!(
+    // Write first: the row lock (PostgreSQL) or write lock (SQLite, where upgrading a read
+    // transaction fails when another connection wrote meanwhile) serializes concurrent PATCHes.
+    let locked = sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(WabotError::not_found("Produk"));
+    }
+    let mut row: ProductRow = sqlx::query_as(&format!(
         "SELECT {PRODUCT_COLS} FROM products WHERE id = $1"
     ))
     .bind(&id)
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    let mut row = row.ok_or_else(|| WabotError::not_found("Produk"))?;
     if let Some(n) = b.name {
         check_product_text("name", &n, 1, 200)?;
         row.1 = n.trim().to_string();
@@ -928,7 +938,7 @@ async fn update_product(
     if let Some(a) = b.active {
         row.7 = i64::from(a);
     }
-    row.9 = now_ms();
+    row.9 = now;
     sqlx::query("UPDATE products SET name = $2, description = $3, sku = $4, price = $5, stock = $6, image_url = $7, active = $8, updated_at = $9 WHERE id = $1")
         .bind(&row.0)
         .bind(&row.1)
