@@ -293,6 +293,114 @@ mod tests {
         ));
     }
 
+    /// A local completions endpoint answering `status` and `body` after `delay`, recording the
+    /// Authorization header and the request body.
+    async fn endpoint(
+        status: u16,
+        body: &'static str,
+        delay: Duration,
+    ) -> (
+        AiConfig,
+        std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    ) {
+        use axum::http::HeaderMap;
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+        let log = seen.clone();
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move |h: HeaderMap, b: axum::Json<Value>| {
+                let log = log.clone();
+                async move {
+                    let auth = h
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    log.lock().unwrap().push((auth, b.0));
+                    tokio::time::sleep(delay).await;
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [("content-type", "application/json")],
+                        body,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let config = AiConfig {
+            url,
+            model: "model-x".into(),
+            key: Some("sk-test".into()),
+            timeout: Duration::from_millis(500),
+        };
+        (config, seen)
+    }
+
+    const REQ: ComposeRequest<'static> = ComposeRequest {
+        raw_data_json: Some(r#"{"hadir":92}"#),
+        raw_data_lines: Some("Hadir: 92"),
+        text: None,
+        context: Some("Buat laporan"),
+    };
+
+    #[tokio::test]
+    async fn the_openai_composer_posts_a_chat_completion_and_reads_the_first_choice() {
+        let (config, seen) = endpoint(
+            200,
+            r#"{"choices":[{"message":{"role":"assistant","content":" Laporan: 92 hadir \n"}}]}"#,
+            Duration::ZERO,
+        )
+        .await;
+        let text = OpenAiComposer::new(&config)
+            .unwrap()
+            .compose(&REQ)
+            .await
+            .unwrap();
+        assert_eq!(text, "Laporan: 92 hadir");
+        let (auth, body) = seen.lock().unwrap()[0].clone();
+        assert_eq!(auth, "Bearer sk-test");
+        assert_eq!(body["model"], "model-x");
+        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][1]["role"], "user");
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert!(
+            user.contains("Buat laporan") && user.contains(r#"{"hadir":92}"#),
+            "{user}"
+        );
+    }
+
+    #[tokio::test]
+    async fn openai_failures_are_typed() {
+        let composer = |c: AiConfig| OpenAiComposer::new(&c).unwrap();
+        let (c, _) = endpoint(401, r#"{"error":"bad key"}"#, Duration::ZERO).await;
+        assert!(matches!(
+            composer(c).compose(&REQ).await,
+            Err(ComposeError::Status(401))
+        ));
+        let (c, _) = endpoint(200, "not json", Duration::ZERO).await;
+        assert!(matches!(
+            composer(c).compose(&REQ).await,
+            Err(ComposeError::BadResponse(_))
+        ));
+        let (c, _) = endpoint(200, r#"{"choices":[]}"#, Duration::ZERO).await;
+        assert!(matches!(
+            composer(c).compose(&REQ).await,
+            Err(ComposeError::BadResponse(_))
+        ));
+        let (c, _) = endpoint(200, "{}", Duration::from_secs(3)).await;
+        assert!(matches!(
+            composer(c).compose(&REQ).await,
+            Err(ComposeError::Timeout)
+        ));
+        let (mut c, _) = endpoint(200, "{}", Duration::ZERO).await;
+        c.url = "http://127.0.0.1:1/v1".into();
+        let err = composer(c).compose(&REQ).await.unwrap_err();
+        assert!(matches!(err, ComposeError::Transport(_)), "{err:?}");
+        assert!(!err.to_string().contains("sk-test"));
+    }
+
     #[test]
     fn the_debug_form_of_the_openai_composer_hides_the_key() {
         let c = OpenAiComposer::new(&AiConfig {
