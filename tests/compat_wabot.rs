@@ -840,6 +840,23 @@ async fn unknown_routes_and_methods_answer_in_the_envelope(b: Backend) {
     w.gw.stop().await;
 }
 
+async fn a_server_fault_is_500_internal_without_details(b: Backend) {
+    let Some(w) = start(b, &[]).await else { return };
+    // Break the catalog under the running gateway.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.gw.database_url()).await.unwrap();
+    sqlx::query("DROP TABLE products")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let a = w.get("/products").await;
+    assert_error(&a, 500, "INTERNAL");
+    let msg = a.body["error"]["message"].as_str().unwrap().to_lowercase();
+    assert!(!msg.contains("products") && !msg.contains("table"), "{msg}");
+    w.gw.stop().await;
+}
+
 async fn migration_script_runs_against_the_demo(b: Backend) {
     let Some(gw) = DemoGateway::start(b, &[]).await else {
         return;
@@ -876,5 +893,6 @@ on_both_backends!(
     keys_are_rate_limited_at_60_per_minute_by_default,
     disabled_and_revoked_keys_are_401,
     unknown_routes_and_methods_answer_in_the_envelope,
+    a_server_fault_is_500_internal_without_details,
     migration_script_runs_against_the_demo,
 );

@@ -137,6 +137,14 @@ impl DemoGateway {
         })
     }
 
+    /// The URL of the gateway's database (to reach under the API, e.g. to inject a fault).
+    pub fn database_url(&self) -> String {
+        match &self.pg_database {
+            Some(db) => format!("postgres://postgres@127.0.0.1:5432/{db}"),
+            None => format!("sqlite://{}", self.data_dir.join("wasap.db").display()),
+        }
+    }
+
     /// Stops the gateway and drops its database.
     pub async fn stop(mut self) {
         let _ = self.child.kill();
