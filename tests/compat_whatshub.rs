@@ -184,6 +184,15 @@ async fn text_example_is_queued_with_the_documented_answer(b: Backend) {
     );
     assert_eq!(m["status"], "queued");
     assert_eq!(m["priority"], "normal");
+    // The jobId tracks the message in the native log.
+    let job = a.body["jobId"].as_str().unwrap();
+    assert_eq!(m["job_no"].to_string(), job);
+    let found = app
+        .gw
+        .admin(Method::GET, &format!("/v1/messages?job_no={job}"), None)
+        .await;
+    assert_eq!(found.body["data"][0]["id"], m["id"], "{}", found.text);
+    assert_eq!(found.body["data"].as_array().unwrap().len(), 1);
     app.gw.stop().await;
 }
 

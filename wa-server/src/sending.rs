@@ -325,19 +325,21 @@ pub async fn insert_annotated(
     .bind(notes.sent_as.clone())
     .execute(&mut **tx)
     .await?;
+    let mut view = crate::api::message_view_new(
+        &id,
+        &msg.device_id,
+        &msg.to,
+        kind,
+        &stored_json,
+        &wa_id,
+        msg.priority.rank(),
+        msg.send_at,
+        msg.reference_id.as_deref(),
+        now,
+    );
+    view["job_no"] = job_no.into();
     Ok(QueuedMessage {
-        view: crate::api::message_view_new(
-            &id,
-            &msg.device_id,
-            &msg.to,
-            kind,
-            &stored_json,
-            &wa_id,
-            msg.priority.rank(),
-            msg.send_at,
-            msg.reference_id.as_deref(),
-            now,
-        ),
+        view,
         id,
         wa_message_id: wa_id,
         created_at: now,
