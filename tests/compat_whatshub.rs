@@ -361,6 +361,16 @@ async fn priority_and_c_us_recipients_map_onto_the_queue(b: Backend) {
         );
         assert_eq!(app.last_message().await["priority"], priority);
     }
+    // `to` as a JSON number is read as its digits.
+    let body = json!({ "app_id": app.app_id, "secret_key": app.secret, "to": 6281234567890u64, "content": { "text": "x" } });
+    let a = app.gw.post_raw(SEND, &body.to_string()).await;
+    assert_queued(
+        &a,
+        "HRIS System",
+        "NOEMesenger",
+        "6281234567890@c.us",
+        "text",
+    );
     let body = json!({ "app_id": app.app_id, "secret_key": app.secret, "to": "6281234567890", "priority": "urgent", "content": { "text": "x" } });
     assert_error(
         &app.gw.post_raw(SEND, &body.to_string()).await,

@@ -211,8 +211,14 @@ async fn handle(st: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
         .ok_or_else(|| HubError::bad(msg::NO_SESSION))?;
 
     // What to send.
-    let to = opt_str(&body, "to", "to")?.ok_or_else(|| HubError::bad("to wajib diisi"))?;
-    let (jid, recipient) = recipient(to)?;
+    // A number sent as a JSON number (a common client slip) is read as its digits.
+    let to = match body.field("to") {
+        None => return Err(HubError::bad("to wajib diisi")),
+        Some(Json::String(s)) => s.clone(),
+        Some(Json::Number(n)) if n.is_u64() => n.to_string(),
+        Some(_) => return Err(HubError::bad("to harus berupa string")),
+    };
+    let (jid, recipient) = recipient(&to)?;
     let kind = match opt_str(&body, "type", "type")? {
         None => Kind::Text,
         Some(t) => Kind::parse(t.trim()).ok_or_else(|| {
