@@ -489,6 +489,53 @@ async fn an_idempotency_key_replays_the_first_answer(b: Backend) {
     w.gw.stop().await;
 }
 
+async fn concurrent_retries_with_one_idempotency_key_act_once(b: Backend) {
+    let Some(w) = start(b, &[]).await else { return };
+    let conv = w.chat_with("6281234567890", "Halo").await;
+    let body = json!({ "name": "Kemeja Batik", "price": 245000, "stock": 20 });
+    let msg = json!({ "text": "Halo dari sistem kami", "as": "HUMAN_AGENT" });
+    let path = format!("/conversations/{conv}/messages");
+    let products = (0..6).map(|_| {
+        w.post(
+            "/products",
+            Some(body.clone()),
+            &[("idempotency-key", "same-product")],
+        )
+    });
+    let sends = (0..6).map(|_| {
+        w.post(
+            &path,
+            Some(msg.clone()),
+            &[("idempotency-key", "same-send")],
+        )
+    });
+    let (products, sends) = tokio::join!(
+        futures_util::future::join_all(products),
+        futures_util::future::join_all(sends)
+    );
+    for answers in [&products, &sends] {
+        for a in answers.iter() {
+            assert!(a.status < 300, "{}", a.text);
+            assert_eq!(a.body, answers[0].body, "every retry gets the first answer");
+        }
+    }
+    assert_eq!(
+        data(&w.get("/products").await)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let sent =
+        w.gw.messages_of(&w.device)
+            .await
+            .iter()
+            .filter(|m| m["content"]["text"] == "Halo dari sistem kami")
+            .count();
+    assert_eq!(sent, 1);
+    w.gw.stop().await;
+}
+
 async fn handoff_makes_the_conversation_human_and_stops_bot_replies(b: Backend) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "Halo").await;
@@ -885,6 +932,7 @@ on_both_backends!(
     a_conversation_comes_with_its_last_messages,
     sending_as_a_human_agent_is_queued_and_recorded,
     an_idempotency_key_replays_the_first_answer,
+    concurrent_retries_with_one_idempotency_key_act_once,
     handoff_makes_the_conversation_human_and_stops_bot_replies,
     inbound_messages_join_the_conversation_with_its_status,
     products_are_created_listed_and_updated,
