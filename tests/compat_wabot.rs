@@ -670,6 +670,19 @@ async fn products_are_created_listed_and_updated(b: Backend) {
         (Some(199000), Some(5), Some(false))
     );
     assert!(data(&list)["next_cursor"].is_null());
+    w.gw.stop().await;
+}
+
+async fn invalid_product_bodies_are_validation_errors(b: Backend) {
+    let Some(w) = start(b, &[]).await else { return };
+    let created = w
+        .post(
+            "/products",
+            Some(json!({ "name": "Kemeja Batik", "price": 245000, "stock": 20 })),
+            &[],
+        )
+        .await;
+    let id = data(&created)["id"].as_str().unwrap().to_string();
     for bad in [
         json!({ "price": 1 }),
         json!({ "name": "x", "price": -1 }),
@@ -936,6 +949,7 @@ on_both_backends!(
     handoff_makes_the_conversation_human_and_stops_bot_replies,
     inbound_messages_join_the_conversation_with_its_status,
     products_are_created_listed_and_updated,
+    invalid_product_bodies_are_validation_errors,
     credits_show_the_three_buckets,
     usage_counts_credits_and_messages_per_day,
     keys_are_rate_limited_at_60_per_minute_by_default,
