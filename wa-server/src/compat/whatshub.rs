@@ -210,8 +210,7 @@ async fn handle(st: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
         .await?
         .ok_or_else(|| HubError::bad(msg::NO_SESSION))?;
 
-    // What to send.
-    // A number sent as a JSON number (a common client slip) is read as its digits.
+    // What to send. A number sent as a JSON number (a common client slip) reads as its digits.
     let to = match body.field("to") {
         None => return Err(HubError::bad("to wajib diisi")),
         Some(Json::String(s)) => s.clone(),
