@@ -54,8 +54,8 @@ const NAV: &[(&str, &str)] = &[
 fn asset_links() -> String {
     let a = super::assets();
     format!(
-        r#"<link rel="stylesheet" href="/dashboard/assets/{}"><script src="/dashboard/assets/{}" defer></script>"#,
-        a.css_name, a.js_name
+        r#"<link rel="icon" href="/dashboard/assets/{}" type="image/svg+xml"><link rel="stylesheet" href="/dashboard/assets/{}"><script src="/dashboard/assets/{}" defer></script>"#,
+        a.icon_name, a.css_name, a.js_name
     )
 }
 

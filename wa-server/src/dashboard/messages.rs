@@ -26,10 +26,70 @@ pub(crate) async fn page(
 }
 
 /// What the send form held, to show it again after a failure.
-struct Draft {
+#[derive(Default)]
+pub(crate) struct Draft {
     device: String,
     to: String,
     text: String,
+}
+
+fn device_options(devices: &[Value]) -> Vec<(String, String)> {
+    devices
+        .iter()
+        .map(|v| {
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            let label = format!(
+                "{} ({})",
+                v["name"].as_str().unwrap_or(&id),
+                super::html::status_label(v["status"].as_str().unwrap_or(""))
+            );
+            (id, label)
+        })
+        .collect()
+}
+
+/// The "send a test message" card (also on the overview).
+pub(crate) fn send_form(
+    s: &Session,
+    devices: &[Value],
+    contacts: &[Value],
+    draft: &Draft,
+) -> String {
+    if devices.is_empty() {
+        return r#"<section class="card"><h2>Send a test message</h2><p class="empty">Add and link a device first.</p></section>"#.to_string();
+    }
+    // Preselect the device named, else the first one online.
+    let picked = if draft.device.is_empty() {
+        devices
+            .iter()
+            .find(|v| v["status"] == "online")
+            .and_then(|v| v["id"].as_str())
+            .unwrap_or("")
+    } else {
+        draft.device.as_str()
+    };
+    let mut suggestions: Vec<(String, String)> = contacts
+        .iter()
+        .map(|c| (esc_v(&c["phone"]), esc_v(&c["name"])))
+        .collect();
+    for n in DEMO_CONTACTS {
+        suggestions.push((n.to_string(), "demo contact (echoes every text)".into()));
+    }
+    let datalist: String = suggestions
+        .iter()
+        .map(|(v, l)| format!(r#"<option value="{v}">{l}</option>"#))
+        .collect();
+    format!(
+        r#"<section class="card"><h2>Send a test message</h2><form method="post" action="/dashboard/messages" class="grid-form">{csrf}
+<label>From device<select name="device_id" required>{opts}</select></label>
+<label>To (phone number with country code)<input name="to" list="recipients" inputmode="tel" required value="{to}" placeholder="6281100000001"></label><datalist id="recipients">{datalist}</datalist>
+<label class="wide">Message<textarea name="text" rows="3" required maxlength="4096">{text}</textarea></label>
+<div class="wide"><button type="submit">Send</button></div></form></section>"#,
+        csrf = csrf_field(s),
+        opts = options(&device_options(devices), picked),
+        to = esc(&draft.to),
+        text = esc(&draft.text),
+    )
 }
 
 async fn render(
@@ -77,59 +137,13 @@ async fn render(
         Err(e) => return error_page(s, "Messages", "/dashboard/messages", &e),
     };
     let filter = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let device_opts: Vec<(String, String)> = devices
-        .iter()
-        .map(|v| {
-            let id = v["id"].as_str().unwrap_or_default().to_string();
-            let label = format!(
-                "{} ({})",
-                v["name"].as_str().unwrap_or(&id),
-                super::html::status_label(v["status"].as_str().unwrap_or(""))
-            );
-            (id, label)
-        })
-        .collect();
+    let device_opts = device_options(&devices);
     let draft = draft.unwrap_or(Draft {
         device: filter("device_id").to_string(),
         to: String::new(),
         text: String::new(),
     });
-    let picked = if draft.device.is_empty() {
-        devices
-            .iter()
-            .find(|v| v["status"] == "online")
-            .and_then(|v| v["id"].as_str())
-            .unwrap_or("")
-            .to_string()
-    } else {
-        draft.device.clone()
-    };
-    let mut suggestions: Vec<(String, String)> = contacts
-        .iter()
-        .map(|c| (esc_v(&c["phone"]), esc_v(&c["name"])))
-        .collect();
-    for n in DEMO_CONTACTS {
-        suggestions.push((n.to_string(), "demo contact (echoes every text)".into()));
-    }
-    let datalist: String = suggestions
-        .iter()
-        .map(|(v, l)| format!(r#"<option value="{v}">{l}</option>"#))
-        .collect();
-    let send = if devices.is_empty() {
-        r#"<section class="card"><h2>Send a test message</h2><p class="empty">Add and link a device first.</p></section>"#.to_string()
-    } else {
-        format!(
-            r#"<section class="card"><h2>Send a test message</h2><form method="post" action="/dashboard/messages" class="grid-form">{csrf}
-<label>From device<select name="device_id" required>{opts}</select></label>
-<label>To (phone number with country code)<input name="to" list="recipients" inputmode="tel" required value="{to}" placeholder="6281100000001"></label><datalist id="recipients">{datalist}</datalist>
-<label class="wide">Message<textarea name="text" rows="3" required maxlength="4096">{text}</textarea></label>
-<div class="wide"><button type="submit">Send</button></div></form></section>"#,
-            csrf = csrf_field(s),
-            opts = options(&device_opts, &picked),
-            to = esc(&draft.to),
-            text = esc(&draft.text),
-        )
-    };
+    let send = send_form(s, &devices, &contacts, &draft);
     let mut dev_filter = vec![(String::new(), "All devices".to_string())];
     dev_filter.extend(device_opts.iter().cloned());
     let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {

@@ -42,14 +42,16 @@ pub(crate) struct Dash {
     api: Router,
 }
 
-/// The stylesheet and script, named by a hash of their content so they can be cached forever.
+/// The stylesheet, script and icon, named by a hash of their content so they can be cached forever.
 pub(crate) struct Assets {
     css_name: String,
     js_name: String,
+    icon_name: String,
 }
 
 const CSS: &str = include_str!("assets/dashboard.css");
 const JS: &str = include_str!("assets/dashboard.js");
+const ICON: &str = include_str!("assets/icon.svg");
 
 /// The asset names, computed once.
 pub(crate) fn assets() -> &'static Assets {
@@ -59,6 +61,7 @@ pub(crate) fn assets() -> &'static Assets {
         Assets {
             css_name: format!("dashboard-{}.css", short(CSS)),
             js_name: format!("dashboard-{}.js", short(JS)),
+            icon_name: format!("icon-{}.svg", short(ICON)),
         }
     })
 }
@@ -182,6 +185,8 @@ async fn asset(Path(name): Path<String>) -> Response {
         (CSS, "text/css; charset=utf-8")
     } else if name == assets().js_name {
         (JS, "text/javascript; charset=utf-8")
+    } else if name == assets().icon_name {
+        (ICON, "image/svg+xml")
     } else {
         return plain_error(StatusCode::NOT_FOUND, "No such file.");
     };

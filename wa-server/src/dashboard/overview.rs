@@ -38,10 +38,11 @@ pub(crate) async fn page(
         let devices = d.list(&s.principal, "/v1/devices").await?;
         let tokens = super::devices::tokens(&d).await?;
         let hooks = super::devices::device_hooks(&d, &s).await?;
-        Ok::<_, ApiError>((devices, tokens, hooks, sent_count(&d, &s).await?))
+        let contacts = d.list(&s.principal, "/v1/contacts").await?;
+        Ok::<_, ApiError>((devices, tokens, hooks, contacts, sent_count(&d, &s).await?))
     }
     .await;
-    let (devices, tokens, hooks, sent) = match data {
+    let (devices, tokens, hooks, contacts, sent) = match data {
         Ok(v) => v,
         Err(e) => return error_page(&s, "Overview", "/dashboard", &e),
     };
@@ -60,11 +61,12 @@ pub(crate) async fn page(
 </section>
 <section class="card"><h2>API gateway status</h2><dl class="facts"><div><dt>API server URL</dt><dd><code data-api-url>{url}</code></dd></div><div><dt>Connection status</dt><dd><span class="badge {conn_class}">{conn_text}</span></dd></div><div><dt>API reference</dt><dd><a href="/openapi.json">/openapi.json</a></dd></div></dl></section>
 <section class="card"><div class="section-head"><h2>Devices</h2><a class="button small" href="/dashboard/devices">Manage devices</a></div>{table}</section>
-<section class="card"><div class="section-head"><h2>Send a test message</h2><a class="button small secondary" href="/dashboard/messages">Open messages</a></div><p class="muted">Pick a linked device and a number on the messages page; its status and any reply appear in the log.</p></section>"#,
+{send}"#,
         total = devices.len(),
         offline = devices.len() - online,
         url = esc(&base_url(&headers)),
         table = super::devices::table(&devices, &tokens, &hooks),
+        send = super::messages::send_form(&s, &devices, &contacts, &Default::default()),
     );
     render_page(
         &s,
