@@ -316,13 +316,18 @@ async fn render_device(
         },
         seen = time(&dev["last_seen_at"]),
         created = time(&dev["created_at"]),
-        connect = button_form(
-            s,
-            &format!("/dashboard/devices/{uid}/connect"),
-            "Connect",
-            "",
-            None
-        ),
+        // Connecting is what a device that is neither linked nor showing a QR code needs.
+        connect = if online || dev_status == "qr_waiting" {
+            String::new()
+        } else {
+            button_form(
+                s,
+                &format!("/dashboard/devices/{uid}/connect"),
+                "Connect",
+                "",
+                None,
+            )
+        },
         reconnect = button_form(
             s,
             &format!("/dashboard/devices/{uid}/reconnect"),
