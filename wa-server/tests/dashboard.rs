@@ -1,0 +1,563 @@
+//! The dashboard over plain HTTP (no browser), on both database backends: who may sign in,
+//! what a session is, CSRF and origin checks, escaping, security headers, device tokens, the
+//! CSV import.
+
+mod common;
+
+use common::{ADMIN, Db, Harness, fast_config};
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A browser-like client that does not follow redirects and keeps one session cookie.
+struct Browser<'a> {
+    h: &'a Harness,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The CSRF token the page's forms carry.
+    fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("the page has a form with the CSRF token")
+            + r#"name="csrf" value=""#.len();
+        let len = self.body[start..].find('"').unwrap();
+        self.body[start..start + len].to_string()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(h: &'a Harness) -> Self {
+        Browser {
+            h,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    async fn request(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.h.base, path));
+        if let Some(c) = &self.cookie {
+            rb = rb.header("cookie", c.clone());
+        }
+        if let Some(f) = form {
+            rb = rb.form(f);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(set) = headers.get(SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            let pair = set.split(';').next().unwrap().to_string();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+        Page {
+            status,
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.request(Method::GET, path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.request(Method::POST, path, Some(form)).await
+    }
+
+    /// Signs in with `key`; returns the login answer.
+    async fn login(&mut self, key: &str) -> Page {
+        self.post("/dashboard/login", &[("key", key)]).await
+    }
+
+    /// The CSRF token of the session (read from the overview).
+    async fn csrf(&mut self) -> String {
+        let p = self.get("/dashboard").await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+        p.csrf()
+    }
+}
+
+async fn new_key(h: &Harness, name: &str, scopes: &[&str]) -> (String, String) {
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({ "name": name, "scopes": scopes })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    (
+        v["id"].as_str().unwrap().to_string(),
+        v["key"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn pages_lead_to_the_login_form_without_a_session(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    let root = b.get("/").await;
+    assert_eq!(root.status, StatusCode::SEE_OTHER);
+    assert_eq!(root.location(), "/dashboard");
+    for path in [
+        "/dashboard",
+        "/dashboard/devices",
+        "/dashboard/messages",
+        "/dashboard/contacts",
+        "/dashboard/keys",
+        "/dashboard/live",
+    ] {
+        let p = b.get(path).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(p.location(), "/dashboard/login", "{path}");
+    }
+    // A made-up session cookie is no session either.
+    b.cookie = Some("wasap_session=forged".into());
+    assert_eq!(b.get("/dashboard").await.location(), "/dashboard/login");
+    let login = b.get("/dashboard/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains(r#"name="key""#));
+    h.stop().await;
+}
+
+async fn login_refuses_unknown_keys_and_keys_without_the_dashboard_scope(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    let p = b
+        .login("wsk_unknown_key_000000000000000000000000000000")
+        .await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("not valid"), "{}", p.body);
+    assert!(p.headers.get(SET_COOKIE).is_none());
+    let (_, sender) = new_key(&h, "sender", &["messages:send", "devices:write"]).await;
+    let p = b.login(&sender).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("dashboard or admin:*"), "{}", p.body);
+    assert!(p.headers.get(SET_COOKIE).is_none());
+    assert_eq!(b.get("/dashboard").await.location(), "/dashboard/login");
+    // The refusal is a page for people, not the API's JSON error.
+    assert!(
+        p.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    h.stop().await;
+}
+
+async fn a_dashboard_key_opens_a_strict_http_only_session_without_the_keys_page(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let (_, key) = new_key(&h, "operator", &["dashboard"]).await;
+    let mut b = Browser::new(&h);
+    let p = b.login(&key).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), "/dashboard");
+    let cookie = p.headers[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("wasap_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let overview = b.get("/dashboard").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains("Overview"));
+    assert!(!overview.body.contains(r#"href="/dashboard/keys""#));
+    assert_eq!(b.get("/dashboard/keys").await.status, StatusCode::FORBIDDEN);
+    // The operator can work with devices through the dashboard...
+    let csrf = overview.csrf();
+    let created = b
+        .post("/dashboard/devices", &[("csrf", &csrf), ("name", "till")])
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    // ...but the key itself gains nothing on the API.
+    let (s, _, _) = h.call(Method::GET, "/v1/devices", Some(&key), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    h.stop().await;
+}
+
+async fn sessions_over_https_get_a_secure_cookie(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/dashboard/login", h.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[("key", ADMIN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    h.stop().await;
+}
+
+async fn forms_without_the_session_csrf_token_or_from_another_origin_are_refused(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    for form in [
+        vec![("name", "no token")],
+        vec![("name", "wrong token"), ("csrf", "x")],
+    ] {
+        let p = b.post("/dashboard/devices", &form).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+    }
+    // The right token from a page of another site.
+    let foreign = b
+        .http
+        .post(format!("{}/dashboard/devices", h.base))
+        .header("cookie", b.cookie.clone().unwrap())
+        .header("origin", "https://evil.example")
+        .form(&[("name", "cross-site"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let (_, list) = h.admin(Method::GET, "/v1/devices", None).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+    // Logging out needs the token too.
+    assert_eq!(
+        b.post("/dashboard/logout", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let ok = b
+        .post("/dashboard/devices", &[("name", "fine"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let (_, list) = h.admin(Method::GET, "/v1/devices", None).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    h.stop().await;
+}
+
+async fn hostile_names_are_shown_as_text(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let hostile = r#"<script>alert(1)</script>"'><img src=x onerror=alert(2)>"#;
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/devices",
+            Some(json!({ "name": hostile })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/contacts",
+            Some(json!({ "name": hostile, "phone": "628111111111" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    for path in [
+        "/dashboard".to_string(),
+        "/dashboard/devices".to_string(),
+        format!("/dashboard/devices/{id}"),
+        "/dashboard/messages".to_string(),
+        "/dashboard/contacts".to_string(),
+    ] {
+        let p = b.get(&path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}");
+        assert!(!p.body.contains("<script>alert"), "{path}");
+        assert!(!p.body.contains("<img src=x"), "{path}");
+        assert!(
+            p.body
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;&lt;img"),
+            "{path}"
+        );
+    }
+    h.stop().await;
+}
+
+async fn pages_forbid_framing_and_inline_script(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let p = b.get("/dashboard/devices").await;
+    let csp = p.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(p.headers["x-frame-options"], "DENY");
+    assert_eq!(p.headers["cache-control"], "no-store");
+    assert!(!p.body.contains("<script>"), "no inline script");
+    assert!(!p.body.contains(" onclick="));
+    // Assets are fingerprinted and cached for long.
+    let start = p.body.find("/dashboard/assets/dashboard-").unwrap();
+    let end = start + p.body[start..].find('"').unwrap();
+    let asset = b.get(&p.body[start..end]).await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert!(
+        asset.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(
+        b.get("/dashboard/assets/dashboard-000000000000.css")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    h.stop().await;
+}
+
+async fn revoking_the_key_or_logging_out_ends_the_session(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let (key_id, key) = new_key(&h, "operator", &["dashboard"]).await;
+    let mut b = Browser::new(&h);
+    b.login(&key).await;
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    let (s, _) = h
+        .admin(Method::DELETE, &format!("/v1/keys/{key_id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(b.get("/dashboard").await.location(), "/dashboard/login");
+
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    let kept = b.cookie.clone();
+    let out = b.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.location(), "/dashboard/login");
+    assert!(
+        out.headers[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The old cookie, replayed, no longer opens anything.
+    b.cookie = kept;
+    assert_eq!(b.get("/dashboard").await.location(), "/dashboard/login");
+    h.stop().await;
+}
+
+fn secret_on(page: &str) -> String {
+    let start = page.find("data-secret>").expect("a secret is shown") + "data-secret>".len();
+    let len = page[start..].find('<').unwrap();
+    page[start..start + len].to_string()
+}
+
+async fn device_tokens_are_shown_once_bound_to_their_device_and_rotated(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let other = h.create_device("other").await;
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    let created = b
+        .post("/dashboard/devices", &[("csrf", &csrf), ("name", "shop")])
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let first = secret_on(&created.body);
+    let (_, list) = h.admin(Method::GET, "/v1/devices", None).await;
+    let shop = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "shop")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let device = |id: &str| format!("/v1/devices/{id}");
+    let (s, _, _) = h
+        .call(Method::GET, &device(&shop), Some(&first), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = h
+        .call(Method::GET, &device(&other), Some(&first), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "bound to its device");
+    // Shown once: the device page shows only its prefix from now on.
+    let again = b.get(&format!("/dashboard/devices/{shop}")).await;
+    assert!(!again.body.contains(&first));
+    assert!(again.body.contains(&first[..12]));
+
+    let rotated = b
+        .post(
+            &format!("/dashboard/devices/{shop}/token"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let second = secret_on(&rotated.body);
+    assert_ne!(first, second);
+    let (s, _, _) = h
+        .call(Method::GET, &device(&shop), Some(&first), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old token is revoked");
+    let (s, _, _) = h
+        .call(Method::GET, &device(&shop), Some(&second), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Deleting the device revokes its token.
+    let gone = b
+        .post(
+            &format!("/dashboard/devices/{shop}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(gone.location(), "/dashboard/devices?done=deleted");
+    let (s, _, _) = h
+        .call(Method::GET, "/v1/messages", Some(&second), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    h.stop().await;
+}
+
+async fn csv_import_creates_contacts_and_reports_bad_rows(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let (_, group) = h
+        .admin(
+            Method::POST,
+            "/v1/contact-groups",
+            Some(json!({ "name": "customers" })),
+        )
+        .await;
+    let group = group["id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    let csv = "nama;nomor;email\nAni;+62 811-1111-1111;ani@example.com\n\"Budi; Jr\";628122222222;\nCici;12;\n";
+    let p = b
+        .post(
+            "/dashboard/contacts/import",
+            &[("csrf", &csrf), ("csv", csv), ("group_id", &group)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Imported 2 contacts"), "{}", p.body);
+    assert!(p.body.contains("row 4: phone"), "{}", p.body);
+    let (_, list) = h.admin(Method::GET, "/v1/contacts", None).await;
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ani", "Budi; Jr"]);
+    let (_, g) = h
+        .admin(Method::GET, &format!("/v1/contact-groups/{group}"), None)
+        .await;
+    assert_eq!(g["member_count"], 2, "{g}");
+    // The same file again: nothing new, and said so.
+    let p = b
+        .post(
+            "/dashboard/contacts/import",
+            &[("csrf", &csrf), ("csv", csv)],
+        )
+        .await;
+    assert!(
+        p.body.contains("Imported 0 contacts; 2 already"),
+        "{}",
+        p.body
+    );
+    h.stop().await;
+}
+
+async fn a_test_message_is_queued_through_the_send_route(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let dev = h.online_device("desk").await;
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    let p = b
+        .post(
+            "/dashboard/messages",
+            &[
+                ("csrf", &csrf),
+                ("device_id", &dev),
+                ("to", "6281100000001"),
+                ("text", "hello <b>there</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, log) = h.admin(Method::GET, "/v1/messages", None).await;
+    let m: &Value = &log["data"][0];
+    assert_eq!(m["content"]["text"], "hello <b>there</b>");
+    assert_eq!(m["chat"], "6281100000001@s.whatsapp.net");
+    let page = b.get(p.location()).await;
+    assert!(page.body.contains("hello &lt;b&gt;there&lt;/b&gt;"));
+    // A bad number comes back as the field's error with the draft kept.
+    let bad = b
+        .post(
+            "/dashboard/messages",
+            &[
+                ("csrf", &csrf),
+                ("device_id", &dev),
+                ("to", "12"),
+                ("text", "keep me"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains("to: must be a phone number"),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("keep me"));
+    h.stop().await;
+}
+
+both_backends!(
+    pages_lead_to_the_login_form_without_a_session,
+    login_refuses_unknown_keys_and_keys_without_the_dashboard_scope,
+    a_dashboard_key_opens_a_strict_http_only_session_without_the_keys_page,
+    sessions_over_https_get_a_secure_cookie,
+    forms_without_the_session_csrf_token_or_from_another_origin_are_refused,
+    hostile_names_are_shown_as_text,
+    pages_forbid_framing_and_inline_script,
+    revoking_the_key_or_logging_out_ends_the_session,
+    device_tokens_are_shown_once_bound_to_their_device_and_rotated,
+    csv_import_creates_contacts_and_reports_bad_rows,
+    a_test_message_is_queued_through_the_send_route,
+);
