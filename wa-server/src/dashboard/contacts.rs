@@ -162,7 +162,7 @@ fn contact_body(
 
 /// `POST /dashboard/contacts`.
 pub(crate) async fn create(State(d): State<Dash>, s: Session, form: Form) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let body = contact_body(
@@ -208,7 +208,7 @@ fn columns(first: &[String]) -> Option<[Option<usize>; 4]> {
 
 /// `POST /dashboard/contacts/import`.
 pub(crate) async fn import(State(d): State<Dash>, s: Session, form: Form) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let text = form.raw("csv").unwrap_or("");
@@ -343,7 +343,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let mut body = json!({ "name": form.text("name"), "phone": form.text("phone") });
@@ -381,7 +381,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     match d

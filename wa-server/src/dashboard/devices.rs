@@ -214,7 +214,7 @@ async fn render_list(d: &Dash, s: &Session, flash: Option<Flash>, status: Status
 /// `POST /dashboard/devices`: creates the device, issues its token (shown once) and connects
 /// it, then shows its page with the QR code.
 pub(crate) async fn create(State(d): State<Dash>, s: Session, form: Form) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let created = d
@@ -476,7 +476,7 @@ pub(crate) async fn action(
     Path((id, action)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let uid = url_part(&id);

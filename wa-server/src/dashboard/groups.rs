@@ -67,7 +67,7 @@ async fn render(d: &Dash, s: &Session, flash: Option<Flash>, status: StatusCode)
 
 /// `POST /dashboard/groups`.
 pub(crate) async fn create(State(d): State<Dash>, s: Session, form: Form) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let mut body = json!({ "name": form.text("name") });
@@ -158,7 +158,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let body = json!({
@@ -196,7 +196,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     match d

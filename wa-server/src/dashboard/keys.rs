@@ -131,7 +131,7 @@ pub(crate) async fn create(State(d): State<Dash>, s: Session, form: Form) -> Res
     if let Some(r) = admin_only(&s) {
         return r;
     }
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let mut body = json!({ "name": form.text("name"), "scopes": form.all("scopes") });
@@ -186,7 +186,7 @@ pub(crate) async fn revoke(
     if let Some(r) = admin_only(&s) {
         return r;
     }
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let path = format!("/v1/keys/{}", url_part(&id));

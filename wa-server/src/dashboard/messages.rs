@@ -264,7 +264,7 @@ fn row(m: &Value, names: &HashMap<&str, &str>) -> String {
 
 /// `POST /dashboard/messages`: queues a text through the native send route.
 pub(crate) async fn send(State(d): State<Dash>, s: Session, form: Form) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let device = form.text("device_id");

@@ -57,13 +57,13 @@ impl Session {
         self.principal.is_admin()
     }
 
-    /// 403 page unless the form carries this session's CSRF token.
-    pub(crate) fn check_csrf(&self, form: &Form) -> Result<(), Response> {
+    /// The 403 page for a form without this session's CSRF token; `None` when it has it.
+    pub(crate) fn csrf_refusal(&self, form: &Form) -> Option<Response> {
         let sent = form.raw("csrf").unwrap_or("");
         if !sent.is_empty() && ct_eq(sent.as_bytes(), self.csrf.as_bytes()) {
-            Ok(())
+            None
         } else {
-            Err(super::plain_error(
+            Some(super::plain_error(
                 StatusCode::FORBIDDEN,
                 "This form has expired or did not come from this dashboard. Go back, reload the page and try again.",
             ))
@@ -265,7 +265,7 @@ pub(crate) async fn login(State(d): State<Dash>, headers: HeaderMap, form: Form)
 /// `POST /dashboard/logout`: deletes the session and the cookie.
 pub(crate) async fn logout(State(d): State<Dash>, headers: HeaderMap, form: Form) -> Response {
     if let Ok(Some(s)) = current(&d, &headers).await {
-        if let Err(r) = s.check_csrf(&form) {
+        if let Some(r) = s.csrf_refusal(&form) {
             return r;
         }
         if let Err(e) = sqlx::query("DELETE FROM dashboard_sessions WHERE id = $1")

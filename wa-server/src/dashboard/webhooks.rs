@@ -124,7 +124,7 @@ async fn render(
 
 /// `POST /dashboard/webhooks`: creates one; its signing secret is shown once.
 pub(crate) async fn create(State(d): State<Dash>, s: Session, form: Form) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let mut events = form.all("events");
@@ -315,7 +315,7 @@ pub(crate) async fn action(
     Path((id, action)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let uid = url_part(&id);
@@ -378,7 +378,7 @@ pub(crate) async fn redeliver_one(
     Path((id, delivery)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    if let Err(r) = s.check_csrf(&form) {
+    if let Some(r) = s.csrf_refusal(&form) {
         return r;
     }
     let uid = url_part(&id);
