@@ -8,6 +8,7 @@ use common::{ADMIN, Db, Harness, fast_config};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use wa_server::{DeviceStatus, TransportEvent};
 
 /// A browser-like client that does not follow redirects and keeps one session cookie.
 struct Browser<'a> {
@@ -548,7 +549,216 @@ async fn a_test_message_is_queued_through_the_send_route(db: Db) {
     h.stop().await;
 }
 
+/// The device's entry in `/dashboard/live`.
+async fn live(b: &mut Browser<'_>, id: &str) -> Value {
+    let p = b.get("/dashboard/live").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let v: Value = serde_json::from_str(&p.body).unwrap();
+    v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn live_until(
+    b: &mut Browser<'_>,
+    id: &str,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let d = live(b, id).await;
+        if ok(&d) {
+            return d;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {d}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn the_device_page_follows_the_rotating_qr_code_and_its_buttons_reach_whatsapp(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    b.post("/dashboard/devices", &[("csrf", &csrf), ("name", "desk")])
+        .await;
+    let (_, list) = h.admin(Method::GET, "/v1/devices", None).await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+    assert!(
+        h.transport
+            .calls()
+            .contains(&("connect".into(), id.clone()))
+    );
+    let qr = |code: &str| TransportEvent::Qr {
+        device_id: id.clone(),
+        code: code.to_string(),
+    };
+    h.transport.emit(TransportEvent::Status {
+        device_id: id.clone(),
+        status: DeviceStatus::QrWaiting,
+        phone: None,
+        push_name: None,
+    });
+    h.transport.emit(qr("2@first-ref,noise,identity,adv"));
+    let first = live_until(&mut b, &id, "first QR", |d| d["qr"].is_string()).await;
+    assert_eq!(first["label"], "Waiting for scan");
+    let svg_path = format!("/dashboard/devices/{id}/qr.svg");
+    let img1 = b.get(&svg_path).await;
+    assert_eq!(img1.status, StatusCode::OK);
+    assert_eq!(img1.headers["content-type"], "image/svg+xml");
+    assert!(img1.body.starts_with("<svg"));
+    let page = b.get(&format!("/dashboard/devices/{id}")).await;
+    let stamp = first["qr"].as_str().unwrap();
+    assert!(
+        page.body.contains(&format!("qr.svg?v={stamp}")),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("first-ref"),
+        "the page names the code, never shows it"
+    );
+
+    h.transport.emit(qr("2@second-ref,noise,identity,adv"));
+    let second = live_until(&mut b, &id, "rotated QR", |d| {
+        d["qr"].is_string() && d["qr"] != first["qr"]
+    })
+    .await;
+    assert_ne!(
+        b.get(&svg_path).await.body,
+        img1.body,
+        "the image follows the rotation"
+    );
+
+    assert!(h.transport.set_online(&id, "628555"));
+    let online = live_until(&mut b, &id, "online", |d| d["status"] == "online").await;
+    assert_eq!(online["label"], "Online");
+    assert_eq!(online["phone"], "628555");
+    assert!(
+        online["qr"].is_null() && online["last_seen_at"].is_string(),
+        "{online} after {second}"
+    );
+    assert_eq!(b.get(&svg_path).await.status, StatusCode::NOT_FOUND);
+
+    for (action, expect) in [("reconnect", "disconnect"), ("logout", "logout")] {
+        let p = b
+            .post(
+                &format!("/dashboard/devices/{id}/{action}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{action}: {}", p.body);
+        assert!(
+            h.transport.calls().contains(&(expect.into(), id.clone())),
+            "{action}"
+        );
+    }
+    live_until(&mut b, &id, "logged out", |d| d["status"] == "logged_out").await;
+    let p = b
+        .post(
+            &format!("/dashboard/devices/{id}/pair-code"),
+            &[("csrf", &csrf), ("phone", "+62 812-3456-789")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(
+        h.transport
+            .calls()
+            .contains(&("pairing_code".into(), id.clone()))
+    );
+    assert!(p.body.contains("data-pair-code>JIHGFEDC<"), "{}", p.body);
+    h.stop().await;
+}
+
+async fn a_webhook_delivery_is_redelivered_from_its_log(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    // A receiver that answers 200 to everything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dev = h.create_device("desk").await;
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let csrf = b.csrf().await;
+    let url = format!("http://{addr}/hook");
+    let p = b
+        .post(
+            &format!("/dashboard/devices/{dev}/webhook"),
+            &[("csrf", &csrf), ("url", &url)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Webhook signing secret"));
+    let (_, hooks) = h.admin(Method::GET, "/v1/webhooks", None).await;
+    let hook = hooks["data"][0].clone();
+    assert_eq!(hook["device_id"], dev.as_str());
+    assert_eq!(hook["url"], url.as_str());
+    let hid = hook["id"].as_str().unwrap().to_string();
+    assert!(h.transport.set_online(&dev, "628555"));
+    let deliveries = format!("/v1/webhooks/{hid}/deliveries");
+    h.wait_for(|| async {
+        h.admin(Method::GET, &deliveries, None).await.1["data"][0]["status"] == "delivered"
+    })
+    .await;
+    let log = b.get(&format!("/dashboard/webhooks/{hid}")).await;
+    assert!(
+        log.body.contains("Delivered") && log.body.contains("HTTP 200"),
+        "{}",
+        log.body
+    );
+    let (_, v) = h.admin(Method::GET, &deliveries, None).await;
+    let did = v["data"][0]["id"].as_str().unwrap().to_string();
+    assert!(log.body.contains(&format!("/deliveries/{did}/redeliver")));
+    let p = b
+        .post(
+            &format!("/dashboard/webhooks/{hid}/deliveries/{did}/redeliver"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        p.location(),
+        format!("/dashboard/webhooks/{hid}?done=requeued")
+    );
+    h.wait_for(|| async {
+        let v = h.admin(Method::GET, &deliveries, None).await.1;
+        v["data"][0]["status"] == "delivered" && v["data"][0]["attempts"].as_i64() == Some(2)
+    })
+    .await;
+    h.stop().await;
+}
+
+async fn failed_sign_ins_are_limited_but_a_valid_key_still_gets_in(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    for i in 0..30 {
+        let p = b.login(&format!("wsk_guess_{i:040}")).await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let p = b
+        .login("wsk_guess_one_too_many_000000000000000000000")
+        .await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(p.body.contains("Too many failed sign-ins"), "{}", p.body);
+    assert_eq!(b.login(ADMIN).await.status, StatusCode::SEE_OTHER);
+    h.stop().await;
+}
+
 both_backends!(
+    failed_sign_ins_are_limited_but_a_valid_key_still_gets_in,
+    the_device_page_follows_the_rotating_qr_code_and_its_buttons_reach_whatsapp,
+    a_webhook_delivery_is_redelivered_from_its_log,
     pages_lead_to_the_login_form_without_a_session,
     login_refuses_unknown_keys_and_keys_without_the_dashboard_scope,
     a_dashboard_key_opens_a_strict_http_only_session_without_the_keys_page,

@@ -292,11 +292,11 @@ async fn render_device(
     let eid = esc(id);
     let dev_status = dev["status"].as_str().unwrap_or("");
     let online = dev_status == "online";
-    let qr_stamp = if dev_status == "qr_waiting" {
+    let stamp = if dev_status == "qr_waiting" {
         d.get(&s.principal, &format!("{path}/qr"))
             .await
             .ok()
-            .and_then(|q| q["created_at"].as_str().map(str::to_string))
+            .and_then(|q| q["qr"].as_str().map(qr_stamp))
     } else {
         None
     };
@@ -350,7 +350,7 @@ async fn render_device(
             Some("Delete this device, its token and its link to WhatsApp?")
         ),
     );
-    let qr_src = qr_stamp
+    let qr_src = stamp
         .as_deref()
         .map(|t| format!("/dashboard/devices/{uid}/qr.svg?v={}", url_part(t)))
         .unwrap_or_default();
@@ -361,10 +361,10 @@ async fn render_device(
 <div><ol class="steps"><li>Open WhatsApp on the phone.</li><li>Tap <strong>Settings → Linked devices → Link a device</strong>.</li><li>Point the phone at this code. It changes every few seconds; this page keeps up.</li></ol>
 <form method="post" action="/dashboard/devices/{uid}/pair-code" class="stack">{csrf}<label>Or link with a code: phone number<input name="phone" inputmode="tel" placeholder="628123456789" required></label><button type="submit" class="secondary">Get pairing code</button></form></div></div></section>
 <section class="card linked" id="linked-panel"{hide_linked}><h2>Linked</h2><p>This device is online as <strong data-device-phone="{eid}">{phone}</strong>. Send a <a href="/dashboard/messages?device_id={uid}">test message</a>.</p></section>"#,
-        stamp = esc(qr_stamp.as_deref().unwrap_or("")),
+        stamp = esc(stamp.as_deref().unwrap_or("")),
         hide_link = hidden(online),
-        hide_qr = hidden(qr_stamp.is_none()),
-        hide_none = hidden(qr_stamp.is_some()),
+        hide_qr = hidden(stamp.is_none()),
+        hide_none = hidden(stamp.is_some()),
         hide_linked = hidden(!online),
         csrf = csrf_field(s),
     );
@@ -629,6 +629,11 @@ pub(crate) async fn action(
     }
 }
 
+/// Names a QR code without showing it: the script swaps the image when this changes.
+fn qr_stamp(code: &str) -> String {
+    crate::util::sha256_hex(code.as_bytes())[..16].to_string()
+}
+
 /// The device page with the failure of a form on top.
 async fn fail(d: &Dash, s: &Session, id: &str, e: ApiError) -> Response {
     let status = if e.status.is_server_error() {
@@ -677,7 +682,7 @@ pub(crate) async fn live(State(d): State<Dash>, s: Session) -> Response {
             d.get(&s.principal, &format!("/v1/devices/{}/qr", url_part(&id)))
                 .await
                 .ok()
-                .and_then(|q| q["created_at"].as_str().map(str::to_string))
+                .and_then(|q| q["qr"].as_str().map(qr_stamp))
         } else {
             None
         };
