@@ -246,6 +246,24 @@ async fn forms_without_the_session_csrf_token_or_from_another_origin_are_refused
         .await
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    // Behind a proxy that rewrites Host, the public host arrives as X-Forwarded-Host.
+    let proxied = b
+        .http
+        .post(format!("{}/dashboard/devices", h.base))
+        .header("cookie", b.cookie.clone().unwrap())
+        .header("origin", "https://wasap.example.com")
+        .header("x-forwarded-host", "wasap.example.com")
+        .form(&[("name", "via proxy"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), StatusCode::OK);
+    let (_, list) = h.admin(Method::GET, "/v1/devices", None).await;
+    let first = list["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, _) = h
+        .admin(Method::DELETE, &format!("/v1/devices/{first}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, list) = h.admin(Method::GET, "/v1/devices", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
     // Logging out needs the token too.

@@ -153,24 +153,25 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// Refuses a POST sent by another site's page: when the browser names the origin, its host
-/// must be ours. (The session cookie is SameSite=Strict and every form carries the session's
-/// CSRF token as well; this also covers the login form, which has no session yet.)
+/// must be ours (the `Host` header, or `X-Forwarded-Host` behind a proxy that rewrites
+/// `Host`). The session cookie is SameSite=Strict and every form carries the session's CSRF
+/// token as well; this also covers the login form, which has no session yet.
 async fn same_origin_posts(req: Request, next: Next) -> Response {
     if req.method() == Method::POST
         && let Some(origin) = req.headers().get(header::ORIGIN)
     {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
         let origin_host = origin
             .to_str()
             .ok()
             .and_then(|o| o.split_once("://"))
             .map(|(_, rest)| rest.trim_end_matches('/'))
             .unwrap_or("");
-        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+        let ours = [header::HOST.as_str(), "x-forwarded-host"]
+            .iter()
+            .filter_map(|h| req.headers().get(*h))
+            .filter_map(|v| v.to_str().ok())
+            .any(|host| !origin_host.is_empty() && origin_host.eq_ignore_ascii_case(host.trim()));
+        if !ours {
             return plain_error(
                 StatusCode::FORBIDDEN,
                 "This form was sent from another site.",
@@ -337,7 +338,8 @@ impl<S: Send + Sync> FromRequest<S> for Form {
 /// The API server's base URL as the browser reached it (shown on the overview).
 pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
-        .get(header::HOST)
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     let scheme = if session::is_https(headers) {
