@@ -8,6 +8,7 @@
 //   CHROMIUM=/path/to/chromium overrides /usr/bin/chromium.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 
 const [base, adminKey, shots] = process.argv.slice(2);
@@ -18,6 +19,20 @@ if (!base || !adminKey || !shots) {
 mkdirSync(shots, { recursive: true });
 
 const report = { screenshots: [], problems: [] };
+
+// A webhook receiver that answers 200 and remembers the event id of every delivery.
+const received = [];
+const receiver = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => { body += c; });
+  req.on("end", () => {
+    try { received.push(JSON.parse(body).id); } catch (_) { received.push(null); }
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("ok");
+  });
+});
+await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   // Root in a container has no user namespaces for Chromium's sandbox.
@@ -152,16 +167,42 @@ try {
   report.group_members = (await page.textContent("td[data-label=Members]")).trim();
   await shot("06-groups");
 
-  // A webhook for the device, from its page; then the webhooks page and the delivery log.
+  // A webhook for the device, from its page; an event reaches it; the delivery log shows it
+  // and its Redeliver button sends it again.
   await page.goto(`${base}/dashboard/devices/${deviceId}`);
-  await page.fill("input[name=url]", `${base}/healthz`);
+  await page.fill("input[name=url]", hookUrl);
   await page.click(`form[action='/dashboard/devices/${deviceId}/webhook'] button[type=submit]`);
   await page.waitForSelector("[data-secret]");
+  await page.goto(`${base}/dashboard`);
+  await page.selectOption("select[name=device_id]", deviceId);
+  await page.fill("input[name=to]", "6281100000002");
+  await page.fill("textarea[name=text]", "for the webhook");
+  await page.click("form[action='/dashboard/messages'] button[type=submit]");
+  await page.waitForSelector(".flash.ok");
   await page.goto(`${base}/dashboard/webhooks`);
   await shot("07-webhooks");
   await page.click("table a.button");
   await page.waitForSelector("h1");
+  const hookPage = page.url();
+  const until = Date.now() + 30000;
+  while (Date.now() < until && !(await page.$("tr:has(.badge.s-delivered) button"))) {
+    await page.waitForTimeout(500);
+    await page.goto(hookPage);
+  }
+  const row = await page.$("tr:has(.badge.s-delivered)");
+  check(row, "a delivered row in the delivery log");
+  const eventId = (await row.$eval("td[data-label=Event] code", (c) => c.textContent)).trim();
+  const before = received.filter((id) => id === eventId).length;
   await shot("08-webhook-deliveries");
+  await row.$eval("button", (b) => b.click());
+  await page.waitForSelector(".flash.ok");
+  report.redeliver_notice = (await page.textContent(".flash.ok")).trim();
+  const again = Date.now() + 15000;
+  while (Date.now() < again && received.filter((id) => id === eventId).length <= before) {
+    await page.waitForTimeout(200);
+  }
+  report.redelivered = received.filter((id) => id === eventId).length > before;
+  report.webhook_deliveries = received.length;
 
   await page.goto(`${base}/dashboard/keys`);
   report.keys_listed = await page.$$eval("table tbody tr", (trs) => trs.length);
@@ -197,6 +238,7 @@ try {
   try { await shot("zz-failure"); } catch (_) { /* the page may be gone */ }
 } finally {
   await browser.close();
+  receiver.close();
 }
 console.log(JSON.stringify(report));
 process.exit(report.ok ? 0 : 1);

@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: `wasap serve --demo` driven by headless Chromium through
 //! `interop/dashboard.mjs` (playwright-core). Sign in, add a device, see its QR code, the demo
 //! phone scans it and the page turns online without a reload, a test message to a demo
-//! contact is delivered and its echo shows in the log; every page is visited at desktop and
+//! contact is delivered and its echo shows in the log, a device webhook receives an event and
+//! the delivery log's Redeliver button sends it again; every page is visited at desktop and
 //! phone width and saved as a screenshot under `<target>/dashboard-screenshots/`.
 //!
 //! Needs Chromium (`/usr/bin/chromium`, or `CHROMIUM`); without it the test is skipped with a
@@ -104,7 +105,13 @@ fn the_dashboard_links_a_device_and_sends_a_message_in_chromium() {
     assert_eq!(report["group_members"], "2");
     assert_eq!(report["overview"]["devices"], "1");
     assert_eq!(report["overview"]["connected"], "1");
-    assert_eq!(report["overview"]["sent"], "1");
+    // The test message and the one that fed the webhook.
+    assert_eq!(report["overview"]["sent"], "2");
+    assert_eq!(report["redeliver_notice"], "Queued for redelivery.");
+    assert_eq!(
+        report["redelivered"], true,
+        "the Redeliver button sent the event again"
+    );
     assert_eq!(
         report["phone_overflow"], false,
         "no sideways scrolling on a phone"
