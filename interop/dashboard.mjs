@@ -119,6 +119,11 @@ try {
   await page.fill("textarea[name=text]", text);
   await page.click("form[action='/dashboard/messages'] button[type=submit]");
   await page.waitForSelector(".flash.ok");
+  // The log follows the message by itself while it is on its way.
+  await page.waitForFunction((t) => [...document.querySelectorAll("tr[data-direction=out]")]
+    .some((tr) => tr.querySelector("td.content").textContent === t
+      && ["delivered", "read"].includes(tr.getAttribute("data-status"))), text, { timeout: 30000 });
+  report.log_updated_without_reload = true;
   const deadline = Date.now() + 30000;
   let out = null, echo = null;
   while (Date.now() < deadline) {
@@ -167,6 +172,18 @@ try {
   report.group_members = (await page.textContent("td[data-label=Members]")).trim();
   await shot("06-groups");
 
+  // The device's WhatsApp groups: one made through the API shows on the device page.
+  const made = await fetch(`${base}/v1/devices/${deviceId}/groups`, {
+    method: "POST",
+    headers: { "authorization": `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ subject: "Pelanggan <VIP>", participants: ["6281100000003"] }),
+  });
+  check(made.status === 201, `group created through the API (${made.status})`);
+  const groupJid = (await made.json()).jid;
+  await page.goto(`${base}/dashboard/devices/${deviceId}`);
+  report.wa_groups = await page.$$eval("td[data-label=Name]", (tds) => tds.map((td) => td.textContent));
+  report.wa_group_listed = (await page.$$eval("td[data-label=Id] code", (cs) => cs.map((c) => c.textContent))).includes(groupJid);
+
   // A webhook for the device, from its page; an event reaches it; the delivery log shows it
   // and its Redeliver button sends it again.
   await page.goto(`${base}/dashboard/devices/${deviceId}`);
@@ -181,6 +198,7 @@ try {
   await page.waitForSelector(".flash.ok");
   await page.goto(`${base}/dashboard/webhooks`);
   await shot("07-webhooks");
+
   await page.click("table a.button");
   await page.waitForSelector("h1");
   const hookPage = page.url();

@@ -101,6 +101,9 @@ fn the_dashboard_links_a_device_and_sends_a_message_in_chromium() {
         "{report}"
     );
     assert_eq!(report["echo"]["chat"], "6281100000001");
+    assert_eq!(report["log_updated_without_reload"], true);
+    assert_eq!(report["wa_group_listed"], true, "{report}");
+    assert_eq!(report["wa_groups"], serde_json::json!(["Pelanggan <VIP>"]));
     assert_eq!(report["import_notice"], "Imported 2 contacts.");
     assert_eq!(report["group_members"], "2");
     assert_eq!(report["overview"]["devices"], "1");

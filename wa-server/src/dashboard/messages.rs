@@ -216,7 +216,7 @@ async fn render(
         None => String::new(),
     };
     let body = format!(
-        r#"{send}<section class="card"><div class="section-head"><h2>Message log</h2><a class="button small secondary" href="/dashboard/messages?{again}">Refresh</a></div>{filters}{table}{older}</section>"#,
+        r#"{send}<section class="card" id="message-log"><div class="section-head"><h2>Message log</h2><a class="button small secondary" href="/dashboard/messages?{again}">Refresh</a></div>{filters}{table}{older}</section>"#,
         again = esc(&query.replace("&limit=50", "").replace("limit=50", "")),
     );
     render_page(

@@ -60,6 +60,28 @@
     localTimes(el);
   }
 
+  // The message log refreshes itself while a message in it is still on its way (queued or
+  // sent): the same page is fetched and only the log section is swapped in.
+  function refreshLog() {
+    var log = document.getElementById("message-log");
+    if (!log || !log.querySelector("tr[data-status=queued], tr[data-status=sent]")) return;
+    setTimeout(function () {
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok || r.redirected) throw new Error("gone"); return r.text(); })
+        .then(function (text) {
+          var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("message-log");
+          var current = document.getElementById("message-log");
+          if (fresh && current) {
+            current.replaceWith(fresh);
+            localTimes(fresh);
+          }
+          refreshLog();
+        })
+        .catch(function () { /* leave the log as it is; Refresh still works */ });
+    }, 2000);
+  }
+  refreshLog();
+
   // Live device status: one small JSON document, polled while the page shows a device.
   var watched = document.querySelector("[data-device-status]");
   var linkPanel = document.getElementById("link-panel");
