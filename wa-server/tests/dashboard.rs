@@ -773,7 +773,49 @@ async fn failed_sign_ins_are_limited_but_a_valid_key_still_gets_in(db: Db) {
     h.stop().await;
 }
 
+async fn a_new_admin_key_value_ends_the_sessions_of_the_old_one(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let mut b = Browser::new(&h);
+    b.login(ADMIN).await;
+    let cookie = b.cookie.clone();
+    let url = h.stop_keep_db().await;
+    // A restart with the same admin key keeps the session.
+    let h = Harness::start_on(url, fast_config()).await;
+    let mut b = Browser::new(&h);
+    b.cookie = cookie.clone();
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    let url = h.stop_keep_db().await;
+    // The operator changes WASAP_ADMIN_KEY (say it leaked): the old value's sessions end.
+    let server = wa_server::Server::builder()
+        .database_url(url.clone())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .admin_key("a-brand-new-admin-key-0123456789")
+        .config(fast_config())
+        .build()
+        .await
+        .unwrap()
+        .spawn()
+        .await
+        .unwrap();
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/dashboard", server.url()))
+        .header("cookie", cookie.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()[LOCATION], "/dashboard/login");
+    server.shutdown().await;
+    Harness::start_on(url, fast_config()).await.stop().await;
+}
+
 both_backends!(
+    a_new_admin_key_value_ends_the_sessions_of_the_old_one,
     failed_sign_ins_are_limited_but_a_valid_key_still_gets_in,
     the_device_page_follows_the_rotating_qr_code_and_its_buttons_reach_whatsapp,
     a_webhook_delivery_is_redelivered_from_its_log,

@@ -1,7 +1,8 @@
 //! Dashboard sessions: the login with an API key, the session cookie, the per-session CSRF
 //! token, logout. A session is a row of `dashboard_sessions` whose id is the SHA-256 of the
 //! random token in the browser's cookie, so a database leak opens no session. A session ends
-//! at logout, after [`LIFETIME_MS`], or as soon as its key is revoked.
+//! at logout, after [`LIFETIME_MS`], or as soon as its key is revoked or given a new value
+//! (the admin key is re-provisioned from `WASAP_ADMIN_KEY` under the same id).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -129,7 +130,7 @@ pub(crate) async fn current(d: &Dash, headers: &HeaderMap) -> Result<Option<Sess
     };
     let id = sha256_hex(token.as_bytes());
     let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.csrf, s.key_id, s.expires_at, k.name, k.scopes, k.device_id FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id WHERE s.id = $1 AND k.revoked_at IS NULL",
+        "SELECT s.csrf, s.key_id, s.expires_at, k.name, k.scopes, k.device_id FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id AND k.hash = s.key_hash WHERE s.id = $1 AND k.revoked_at IS NULL",
     )
     .bind(&id)
     .fetch_optional(&d.st.db.pool)
@@ -236,9 +237,10 @@ pub(crate) async fn login(State(d): State<Dash>, headers: HeaderMap, form: Form)
         .execute(pool)
         .await;
     let opened = match swept {
-        Ok(_) => sqlx::query("INSERT INTO dashboard_sessions (id, key_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        Ok(_) => sqlx::query("INSERT INTO dashboard_sessions (id, key_id, key_hash, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(sha256_hex(token.as_bytes()))
             .bind(&principal.key_id)
+            .bind(sha256_hex(key.as_bytes()))
             .bind(random_token())
             .bind(now)
             .bind(now + LIFETIME_MS)
