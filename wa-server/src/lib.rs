@@ -23,6 +23,7 @@ mod auth;
 pub mod client_transport;
 pub mod config;
 pub mod credits;
+mod dashboard;
 mod db;
 pub mod demo;
 mod error;
@@ -346,6 +347,7 @@ impl Server {
         let limit = self.state.config.body_limit;
         let x_request_id = HeaderName::from_static("x-request-id");
         api::routes(&self.state)
+            .merge(dashboard::routes(&self.state))
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
             .layer(RequestBodyLimitLayer::new(limit))
