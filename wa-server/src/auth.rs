@@ -33,6 +33,9 @@ pub const SCOPES: &[&str] = &[
     "products:read",
     "products:write",
     "usage:read",
+    // Opens the web dashboard (`/dashboard`), where the person acts with every scope above
+    // except `admin:*`; the key itself gains nothing else on the API.
+    "dashboard",
     "admin:*",
 ];
 

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "compat_whatshub_wabot",
         include_str!("../migrations/0004_compat_whatshub_wabot.sql"),
     ),
+    (
+        5,
+        "dashboard",
+        include_str!("../migrations/0005_dashboard.sql"),
+    ),
 ];
 
 /// The pool plus the backend it talks to.

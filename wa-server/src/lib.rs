@@ -25,6 +25,7 @@ mod compat;
 pub mod config;
 mod conversations;
 pub mod credits;
+mod dashboard;
 mod db;
 pub mod demo;
 mod error;
@@ -366,6 +367,7 @@ impl Server {
         let x_request_id = HeaderName::from_static("x-request-id");
         api::routes(&self.state)
             .merge(compat::routes())
+            .merge(dashboard::routes(&self.state))
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
             .layer(RequestBodyLimitLayer::new(limit))

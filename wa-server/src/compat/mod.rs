@@ -1,6 +1,6 @@
 //! Compatibility contracts: thin translations of hosted gateways' REST APIs onto the native
 //! services, each with its own paths, auth, bodies and error shapes (their responses are
-//! marked [`crate::error::ContractShaped`] so the native error middleware leaves them alone).
+//! marked [`crate::error::OwnShape`] so the native error middleware leaves them alone).
 
 pub mod composer;
 pub mod ordered;

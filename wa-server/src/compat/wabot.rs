@@ -25,7 +25,7 @@ use sqlx::{Any, Transaction};
 use crate::api::messages::idempotency_key;
 use crate::auth::{self, Principal};
 use crate::conversations::{BOT, HUMAN};
-use crate::error::{ApiError, ContractShaped};
+use crate::error::{ApiError, OwnShape};
 use crate::queue::StoredContent;
 use crate::sending::{self, Annotations, Idempotency, NewMessage, Priority};
 use crate::state::AppState;
@@ -170,7 +170,7 @@ impl IntoResponse for WabotError {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        r.extensions_mut().insert(ContractShaped);
+        r.extensions_mut().insert(OwnShape);
         r
     }
 }

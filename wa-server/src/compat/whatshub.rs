@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::composer::{self, ComposeRequest};
 use super::ordered::Json;
 use crate::auth;
-use crate::error::{ApiError, ContractShaped};
+use crate::error::{ApiError, OwnShape};
 use crate::queue::{MediaRef, StoredContent};
 use crate::sending::{self, NewMessage, Priority};
 use crate::state::AppState;
@@ -103,7 +103,7 @@ impl IntoResponse for HubError {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        r.extensions_mut().insert(ContractShaped);
+        r.extensions_mut().insert(OwnShape);
         r
     }
 }
@@ -144,7 +144,7 @@ async fn send(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -
     match handle(&st, body).await {
         Ok(v) => {
             let mut r = (StatusCode::OK, axum::Json(v)).into_response();
-            r.extensions_mut().insert(ContractShaped);
+            r.extensions_mut().insert(OwnShape);
             r
         }
         Err(e) => e.into_response(),
