@@ -446,6 +446,7 @@ mod tests {
     #[test]
     fn openapi_documents_exactly_the_routes_served() {
         let mut served = crate::api::route_list();
+        served.extend(crate::compat::route_list());
         let mut documented = crate::openapi::documented_routes();
         let doc = crate::openapi::document();
         for (method, path, scope) in &served {

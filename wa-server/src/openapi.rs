@@ -531,7 +531,14 @@ const OPS: &[Op] = &[
 /// (method, path) of every documented operation.
 #[cfg(test)]
 pub fn documented_routes() -> Vec<(&'static str, &'static str)> {
-    OPS.iter().map(|o| (o.0, o.1)).collect()
+    OPS.iter()
+        .map(|o| (o.0, o.1))
+        .chain(
+            crate::compat::openapi_ops()
+                .into_iter()
+                .map(|(m, p, _)| (m, p)),
+        )
+        .collect()
 }
 
 fn obj(props: Value, required: &[&str]) -> Value {
@@ -802,9 +809,15 @@ pub fn document() -> Value {
         paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
             op;
     }
+    // The hosted gateways' contracts (docs/compat.md), each with its own error shape.
+    for (method, path, op) in crate::compat::openapi_ops() {
+        paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
+            op;
+    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Wasap gateway API", "version": env!("CARGO_PKG_VERSION") },
+        "tags": [{ "name": "compat", "description": "Compatibility APIs of hosted gateways (docs/compat.md); outside /v1, with their own error shapes" }],
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },

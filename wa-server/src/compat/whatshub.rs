@@ -6,7 +6,6 @@
 //! `{"success": true, …, "jobId"}` with 200, or `{"error": "<message>"}` with the documented
 //! status and Indonesian message.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -15,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+use super::Entry;
 use super::composer::{self, ComposeRequest};
 use super::ordered::Json;
 use crate::auth;
@@ -41,13 +41,56 @@ pub mod msg {
 }
 
 /// The contract's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
+pub(super) fn table() -> Vec<Entry> {
+    vec![(
+        "POST",
         "/api/v1/messages/send",
+        Some("messages:send"),
         post(send).fallback(|| async {
             HubError::new(StatusCode::METHOD_NOT_ALLOWED, "Gunakan metode POST")
         }),
-    )
+    )]
+}
+
+/// The contract's OpenAPI operation.
+pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
+    let s = |t: &str| json!({ "type": t });
+    let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "type": "object", "properties": { "error": s("string") }, "required": ["error"] } } } });
+    let location = json!({ "type": "object", "properties": { "latitude": s("number"), "longitude": s("number"), "title": s("string") }, "required": ["latitude", "longitude"] });
+    let send = json!({
+        "operationId": "compatWhatshubSend",
+        "summary": "WhatsHub: queue a text, media, location or AI-composed message (seed 003)",
+        "tags": ["compat"],
+        "x-required-scope": "messages:send",
+        "description": "app_id is an API key's id and secret_key the key; the key's bound device is the session (docs/compat.md).",
+        "security": [],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "properties": {
+            "app_id": s("string"), "secret_key": s("string"),
+            "to": { "type": "string", "description": "628xxx, 628xxx@c.us or a group …@g.us" },
+            "type": { "type": "string", "enum": ["text", "image", "file", "document", "location"], "default": "text" },
+            "content": { "type": "object", "properties": {
+                "text": s("string"),
+                "raw_data": { "type": ["object", "string"] },
+                "file": { "type": "object", "properties": { "url": { "type": "string", "format": "uri" }, "mimetype": s("string"), "filename": s("string") }, "required": ["url"] },
+            } },
+            "location": location,
+            "priority": { "type": "string", "enum": ["high", "normal", "low"], "default": "normal" },
+            "use_ai": s("boolean"), "ai_context": s("string"),
+        }, "required": ["app_id", "secret_key", "to"] } } } },
+        "responses": {
+            "200": { "description": "queued", "content": { "application/json": { "schema": { "type": "object", "properties": {
+                "success": { "const": true }, "message": s("string"), "jobId": { "type": "string", "pattern": "^[0-9]+$" },
+                "app": s("string"), "session": s("string"), "recipient": s("string"), "type": s("string"), "location": location,
+            }, "required": ["success", "message", "jobId", "app", "session", "recipient", "type"] } } } },
+            "400": err("invalid request, or `Aplikasi belum memiliki device/session`"),
+            "401": err("`app_id dan secret_key wajib disertakan` or `secret_key tidak valid`"),
+            "402": err("the credit balance does not cover the message"),
+            "403": err("`Aplikasi ini sedang dinonaktifkan` (disabled key) or the key lacks messages:send"),
+            "429": err("the key's rate limit (see Retry-After)"),
+            "502": err("use_ai: the AI endpoint failed; nothing was queued"),
+        },
+    });
+    vec![("POST", "/api/v1/messages/send", send)]
 }
 
 /// A failure in the contract's shape, `{"error": "<message>"}`.
