@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::demo_gateway::{Answer, Backend, DemoGateway};
+use common::contract_gateway::{Answer, Backend, ContractGateway};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -20,13 +20,13 @@ const ALL_SCOPES: [&str; 7] = [
 ];
 
 struct Wabot {
-    gw: DemoGateway,
+    gw: ContractGateway,
     device: String,
     key: String,
 }
 
 async fn start(b: Backend, extra: &[&str]) -> Option<Wabot> {
-    let gw = DemoGateway::start(b, extra).await?;
+    let gw = ContractGateway::start(b, extra).await?;
     let device = gw.device("toko").await;
     let (_, key) = gw
         .key(json!({ "name": "crm", "scopes": ALL_SCOPES, "device_id": device }))
@@ -266,7 +266,7 @@ async fn every_endpoint_refuses_a_key_without_its_scope(b: Backend) {
             w.gw.request(
                 method.clone(),
                 &format!("/api/v1{path}"),
-                Some(common::demo_gateway::ADMIN),
+                Some(common::contract_gateway::ADMIN),
                 body.as_ref(),
                 &[],
             )
@@ -918,14 +918,14 @@ async fn a_server_fault_is_500_internal_without_details(b: Backend) {
 }
 
 async fn migration_script_runs_against_the_demo(b: Backend) {
-    let Some(gw) = DemoGateway::start(b, &[]).await else {
+    let Some(gw) = ContractGateway::start(b, &[]).await else {
         return;
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/compat/wabot.py");
     let out = std::process::Command::new("python3")
         .arg(script)
         .env("WASAP_URL", &gw.base)
-        .env("WASAP_ADMIN_KEY", common::demo_gateway::ADMIN)
+        .env("WASAP_ADMIN_KEY", common::contract_gateway::ADMIN)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

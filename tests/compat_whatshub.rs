@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::demo_gateway::{Answer, Backend, DemoGateway};
+use common::contract_gateway::{Answer, Backend, ContractGateway};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -15,14 +15,14 @@ const SEND: &str = "/api/v1/messages/send";
 
 /// A gateway with a device named like the seed's session and an app bound to it.
 struct App {
-    gw: DemoGateway,
+    gw: ContractGateway,
     device: String,
     app_id: String,
     secret: String,
 }
 
 async fn app(backend: Backend, extra: &[&str]) -> Option<App> {
-    let gw = DemoGateway::start(backend, extra).await?;
+    let gw = ContractGateway::start(backend, extra).await?;
     let device = gw.device("NOEMesenger").await;
     let (app_id, secret) = gw
         .key(json!({ "name": "HRIS System", "scopes": ["messages:send"], "device_id": device }))
@@ -665,14 +665,14 @@ async fn a_failing_completions_endpoint_is_502_and_queues_nothing(b: Backend) {
 }
 
 async fn migration_script_runs_against_the_demo(b: Backend) {
-    let Some(gw) = DemoGateway::start(b, &[]).await else {
+    let Some(gw) = ContractGateway::start(b, &[]).await else {
         return;
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/compat/whatshub.sh");
     let out = std::process::Command::new("bash")
         .arg(script)
         .env("WASAP_URL", &gw.base)
-        .env("WASAP_ADMIN_KEY", common::demo_gateway::ADMIN)
+        .env("WASAP_ADMIN_KEY", common::contract_gateway::ADMIN)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

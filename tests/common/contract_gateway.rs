@@ -31,7 +31,7 @@ pub struct Answer {
 }
 
 /// `wasap serve --demo` in a child process.
-pub struct DemoGateway {
+pub struct ContractGateway {
     child: Child,
     pub base: String,
     pub data_dir: PathBuf,
@@ -74,10 +74,10 @@ async fn create_pg_database() -> Option<String> {
     Some(name)
 }
 
-impl DemoGateway {
+impl ContractGateway {
     /// Starts a gateway with `extra` arguments; None when PostgreSQL is wanted but absent
     /// (and not required).
-    pub async fn start(backend: Backend, extra: &[&str]) -> Option<DemoGateway> {
+    pub async fn start(backend: Backend, extra: &[&str]) -> Option<ContractGateway> {
         let pg_database = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(create_pg_database().await?),
@@ -128,7 +128,7 @@ impl DemoGateway {
         })
         .await
         .unwrap();
-        Some(DemoGateway {
+        Some(ContractGateway {
             child,
             base,
             data_dir,
@@ -273,7 +273,7 @@ impl DemoGateway {
     }
 }
 
-impl Drop for DemoGateway {
+impl Drop for ContractGateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -288,11 +288,11 @@ macro_rules! on_both_backends {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name($crate::common::demo_gateway::Backend::Sqlite).await;
+                    super::$name($crate::common::contract_gateway::Backend::Sqlite).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    super::$name($crate::common::demo_gateway::Backend::Postgres).await;
+                    super::$name($crate::common::contract_gateway::Backend::Postgres).await;
                 }
             }
         )*
