@@ -128,6 +128,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks an error response that is already in its contract's own shape (the compatibility
+/// APIs): [`error_shape`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnShape;
+
 /// Middleware: every response with status >= 400 leaves in the error shape, whether it came
 /// from a handler, an extractor, the router's fallback or a tower layer.
 pub async fn error_shape(req: Request, next: Next) -> Response {
@@ -139,7 +144,7 @@ pub async fn error_shape(req: Request, next: Next) -> Response {
         .to_string();
     let mut resp = next.run(req).await;
     let status = resp.status();
-    if status.as_u16() < 400 {
+    if status.as_u16() < 400 || resp.extensions().get::<OwnShape>().is_some() {
         return resp;
     }
     let err = match resp.extensions_mut().remove::<ApiError>() {
