@@ -154,9 +154,16 @@ async fn devices_are_named_by_number_or_id_and_numbers_are_never_reused(db: Db) 
     };
     let one = gw.link_device("one").await;
     let two = gw.create_device("two").await;
-    assert_eq!((one["number"].as_i64(), two["number"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(
+        (one["number"].as_i64(), two["number"].as_i64()),
+        (Some(1), Some(2))
+    );
     let (s, v) = gw
-        .admin(Method::DELETE, &format!("/v1/devices/{}", two["id"].as_str().unwrap()), None)
+        .admin(
+            Method::DELETE,
+            &format!("/v1/devices/{}", two["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(s, 204, "{v}");
     let three = gw.create_device("three").await;
@@ -242,7 +249,12 @@ async fn auth_errors_are_401_unauthorized_and_403_forbidden(db: Db) {
     )
     .await;
     // The same key as a Bearer token works too.
-    let (s, v) = send(gw.request(Method::POST, &path).bearer_auth(&key).json(&body)).await;
+    let (s, v) = send(
+        gw.request(Method::POST, &path)
+            .bearer_auth(&key)
+            .json(&body),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
 }
 
@@ -264,7 +276,10 @@ async fn invalid_payloads_answer_the_seed_error_example(db: Db) {
     assert_eq!(v["hint"], "Pastikan body JSON berisi to & message");
     for (body, message) in [
         (json!({ "message": "x" }), "Field to wajib diisi"),
-        (json!({ "to": ECHO, "message": "  " }), "Field message wajib diisi"),
+        (
+            json!({ "to": ECHO, "message": "  " }),
+            "Field message wajib diisi",
+        ),
         (json!("to"), "Body harus berupa JSON object"),
     ] {
         let v = expect_error(
@@ -331,12 +346,20 @@ async fn a_used_up_balance_is_429_quota_exceeded_and_the_ledger_has_every_debit(
         return;
     };
     let (s, v) = gw
-        .admin(Method::POST, "/v1/credits/grants", Some(json!({ "amount": 3 })))
+        .admin(
+            Method::POST,
+            "/v1/credits/grants",
+            Some(json!({ "amount": 3 })),
+        )
         .await;
     assert_eq!(s, 201, "{v}");
     let (_, profile_key) = gw.create_key(&["credits:read"], None).await;
     let balance = async || {
-        let (s, p) = send(gw.request(Method::GET, "/api/profile").bearer_auth(&profile_key)).await;
+        let (s, p) = send(
+            gw.request(Method::GET, "/api/profile")
+                .bearer_auth(&profile_key),
+        )
+        .await;
         assert_eq!(s, 200, "{p}");
         p["token_balance"].as_i64().unwrap()
     };
@@ -499,9 +522,12 @@ async fn the_rate_limits_are_configurable(db: Db) {
     .await;
 }
 
-/// A webhook receiver: every body it got, with its X-Device-Api-Key header.
-async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<(Option<String>, Value)>>>) {
-    let got: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+/// What a webhook receiver got: each body with its X-Device-Api-Key header.
+type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+/// A webhook receiver that records every delivery.
+async fn receiver() -> (SocketAddr, Received) {
+    let got: Received = Arc::default();
     let sink = got.clone();
     let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
         let sink = sink.clone();

@@ -8,9 +8,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::demo_gateway::{
-    Db, DemoGateway, assert_like, poll, run_example, send, unix_ms,
-};
+use common::demo_gateway::{Db, DemoGateway, assert_like, poll, run_example, send, unix_ms};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -28,7 +26,8 @@ const SEND_ERR: &str = r#"{ "status": false, "reason": "Unauthorized: Invalid AP
 const MESSAGE_OK: &str = r#"{ "success": true, "message": "Message dispatched successfully", "id": "3EB0C1B2D953E2FC3EC8", "to": "628123456789", "timestamp": 1779348348 }"#;
 const MESSAGE_ERR: &str = r#"{ "error": "Failed to send message: Device is not connected" }"#;
 const MEDIA_OK: &str = r#"{ "success": true, "message": "image message dispatched successfully", "id": "3EB0C1B2D953E2FC3EC8", "to": "628123456789", "timestamp": 1779348348 }"#;
-const MEDIA_ERR: &str = r#"{ "error": "Unsupported media type. Use: 'image', 'video', 'document'" }"#;
+const MEDIA_ERR: &str =
+    r#"{ "error": "Unsupported media type. Use: 'image', 'video', 'document'" }"#;
 const GROUPS_OK: &str = r#"{ "success": true, "groups": [ { "id": "1203630234567890@g.us", "name": "Family Group" } ] }"#;
 const GROUPS_503: &str = r#"{ "error": "Device is not connected or session not active" }"#;
 const STATUS_OK: &str = r#"{ "devices": [ { "id": "device_legacy", "name": "Default Device", "apiKey": "wa_f1e2d3c4b5a697887766554433221100", "webhookUrl": "", "status": "CONNECTED", "authenticated": true, "hasQr": false, "qr": null, "phoneNumber": "628123456789", "pushName": "CS WaApi", "totalMessagesSent": 5 } ], "publicUrl": "https://waapi.hsblink.web.id" }"#;
@@ -61,7 +60,10 @@ async fn fonnte_send_of_the_seed_example_is_queued_with_fonnte_fields(db: Db) {
     .await;
     assert_eq!(s, 200, "{v}");
     assert_like(&v, &seed(SEND_OK), &[]);
-    assert_eq!(v, json!({ "status": true, "reason": "Message sent successfully", "detail": "success! message in queue", "id": v["id"], "process": "pending", "target": ["628123456789"] }));
+    assert_eq!(
+        v,
+        json!({ "status": true, "reason": "Message sent successfully", "detail": "success! message in queue", "id": v["id"], "process": "pending", "target": ["628123456789"] })
+    );
     let id = v["id"][0].as_str().unwrap();
     let (s, m) = gw
         .admin(Method::GET, &format!("/v1/messages/{id}"), None)
@@ -170,7 +172,11 @@ async fn fonnte_send_splits_targets_personalizes_and_spaces_them_by_delay_and_sc
     .await;
     assert_eq!(s, 200, "{v}");
     let (_, m) = gw
-        .admin(Method::GET, &format!("/v1/messages/{}", v["id"][0].as_str().unwrap()), None)
+        .admin(
+            Method::GET,
+            &format!("/v1/messages/{}", v["id"][0].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(m["status"], "queued");
     assert_eq!(unix_ms(m["send_at"].as_str().unwrap()), at as i64 * 1000);
@@ -235,7 +241,10 @@ async fn fonnte_send_errors_are_status_false_with_a_reason(db: Db) {
     )
     .await;
     assert_eq!(s, 503, "{v}");
-    assert_eq!(v, json!({ "status": false, "reason": "Device is not connected" }));
+    assert_eq!(
+        v,
+        json!({ "status": false, "reason": "Device is not connected" })
+    );
 }
 
 async fn api_send_message_of_the_seed_example_answers_the_documented_fields(db: Db) {
@@ -292,7 +301,11 @@ async fn api_send_message_errors_use_the_error_field(db: Db) {
     .await;
     assert_eq!(s, 403, "{v}");
     assert_like(&v, &seed(MESSAGE_ERR), &[]);
-    for bad in [json!({ "to": ECHO }), json!({ "message": "x" }), json!({ "to": "x1", "message": "x" })] {
+    for bad in [
+        json!({ "to": ECHO }),
+        json!({ "message": "x" }),
+        json!({ "to": "x1", "message": "x" }),
+    ] {
         let (s, v) = send(
             gw.request(Method::POST, "/api/send-message")
                 .bearer_auth(&key)
@@ -345,7 +358,11 @@ async fn api_send_media_of_the_seed_example_reaches_the_contact(db: Db) {
     let png: Vec<u8> = (0..2000u32).map(|i| (i * 13 % 251) as u8).collect();
     let media = media_server(png, "image/png").await;
     let dev = id_of(&device);
-    for (kind, caption) in [("image", Some("a chart")), ("video", None), ("document", Some("invoice"))] {
+    for (kind, caption) in [
+        ("image", Some("a chart")),
+        ("video", None),
+        ("document", Some("invoice")),
+    ] {
         let mut body = json!({ "to": ECHO, "url": format!("http://{media}/files/{kind}.bin") });
         if kind != "image" {
             body["type"] = kind.into();
@@ -360,7 +377,10 @@ async fn api_send_media_of_the_seed_example_reaches_the_contact(db: Db) {
         )
         .await;
         assert_eq!(s, 200, "{kind}: {v}");
-        assert_eq!(v["message"], format!("{kind} message dispatched successfully"));
+        assert_eq!(
+            v["message"],
+            format!("{kind} message dispatched successfully")
+        );
         let wa_id = v["id"].as_str().unwrap().to_string();
         // The contact's delivery receipt: it received the media.
         let m = poll(&format!("{kind} delivered"), async || {
@@ -383,7 +403,9 @@ async fn api_send_media_errors_include_the_documented_unsupported_type(db: Db) {
         let (s, v) = send(
             gw.request(Method::POST, "/api/send-media")
                 .bearer_auth(&key)
-                .json(&json!({ "to": ECHO, "url": "https://placehold.co/600x400.png", "type": kind })),
+                .json(
+                    &json!({ "to": ECHO, "url": "https://placehold.co/600x400.png", "type": kind }),
+                ),
         )
         .await;
         assert_eq!((s, v), (400, seed(MEDIA_ERR)), "{kind}");
@@ -408,7 +430,10 @@ async fn api_send_media_errors_include_the_documented_unsupported_type(db: Db) {
             .json(&json!({ "to": ECHO, "url": "https://placehold.co/600x400.png" })),
     )
     .await;
-    assert_eq!((s, v), (401, json!({ "error": "Unauthorized: Invalid API Key." })));
+    assert_eq!(
+        (s, v),
+        (401, json!({ "error": "Unauthorized: Invalid API Key." }))
+    );
 }
 
 async fn wa_groups_lists_the_devices_groups_and_503s_when_not_connected(db: Db) {
@@ -433,13 +458,19 @@ async fn wa_groups_lists_the_devices_groups_and_503s_when_not_connected(db: Db) 
         .await;
         assert_eq!(s, 200, "{v}");
         assert_like(&v, &seed(GROUPS_OK), &[]);
-        assert_eq!(v["groups"], json!([{ "id": g["jid"], "name": "Family Group" }]));
+        assert_eq!(
+            v["groups"],
+            json!([{ "id": g["jid"], "name": "Family Group" }])
+        );
     }
     // Not connected: created but never linked.
     let idle = gw.create_device("idle").await;
     let (s, v) = send(
-        gw.request(Method::GET, &format!("/api/devices/{}/wa-groups", idle["id"].as_str().unwrap()))
-            .bearer_auth(&key),
+        gw.request(
+            Method::GET,
+            &format!("/api/devices/{}/wa-groups", idle["id"].as_str().unwrap()),
+        )
+        .bearer_auth(&key),
     )
     .await;
     assert_eq!((s, v), (503, seed(GROUPS_503)));
@@ -450,9 +481,7 @@ async fn wa_groups_lists_the_devices_groups_and_503s_when_not_connected(db: Db) 
     .await;
     assert_eq!((s, v), (404, json!({ "error": "Device not found" })));
     // A key bound to another device does not see this one.
-    let (_, bound) = gw
-        .create_key(&["devices:read"], idle["id"].as_str())
-        .await;
+    let (_, bound) = gw.create_key(&["devices:read"], idle["id"].as_str()).await;
     let (s, v) = send(
         gw.request(Method::GET, &format!("/api/devices/{dev}/wa-groups"))
             .bearer_auth(&bound),
@@ -460,7 +489,10 @@ async fn wa_groups_lists_the_devices_groups_and_503s_when_not_connected(db: Db) 
     .await;
     assert_eq!((s, v), (404, json!({ "error": "Device not found" })));
     let (s, v) = send(gw.request(Method::GET, &format!("/api/devices/{dev}/wa-groups"))).await;
-    assert_eq!((s, v), (401, json!({ "error": "Unauthorized: Invalid API Key." })));
+    assert_eq!(
+        (s, v),
+        (401, json!({ "error": "Unauthorized: Invalid API Key." }))
+    );
 }
 
 async fn status_reports_every_documented_device_field_and_the_public_url(db: Db) {
@@ -517,14 +549,21 @@ async fn status_reports_every_documented_device_field_and_the_public_url(db: Db)
 
     // A bound key sees its own device only; a key without devices:read is refused.
     let (_, bound_reader) = gw.create_key(&["devices:read"], Some(&dev)).await;
-    let (s, v) = send(gw.request(Method::GET, "/api/status").bearer_auth(&bound_reader)).await;
+    let (s, v) = send(
+        gw.request(Method::GET, "/api/status")
+            .bearer_auth(&bound_reader),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["devices"].as_array().unwrap().len(), 1);
     let (s, v) = send(gw.request(Method::GET, "/api/status").bearer_auth(&bound)).await;
     assert_eq!(s, 403, "{v}");
     assert_like(&v, &seed(STATUS_500), &[]);
     let (s, v) = send(gw.request(Method::GET, "/api/status")).await;
-    assert_eq!((s, v), (401, json!({ "error": "Unauthorized: Invalid API Key." })));
+    assert_eq!(
+        (s, v),
+        (401, json!({ "error": "Unauthorized: Invalid API Key." }))
+    );
 }
 
 async fn status_defaults_the_public_url_to_the_listen_address(db: Db) {
@@ -533,7 +572,10 @@ async fn status_defaults_the_public_url_to_the_listen_address(db: Db) {
     };
     let (_, reader) = gw.create_key(&["devices:read"], None).await;
     let (s, v) = send(gw.request(Method::GET, "/api/status").bearer_auth(&reader)).await;
-    assert_eq!((s, v), (200, json!({ "devices": [], "publicUrl": gw.base })));
+    assert_eq!(
+        (s, v),
+        (200, json!({ "devices": [], "publicUrl": gw.base }))
+    );
 }
 
 async fn status_answers_the_documented_500_when_the_database_fails(db: Db) {
@@ -583,9 +625,11 @@ async fn a_bound_key_sends_through_its_device_and_an_unbound_one_through_the_fir
     }
     // The key model: the same key as a bare token, a Bearer token and X-Device-Api-Key.
     for rb in [
-        gw.request(Method::POST, "/send").header("Authorization", &bound),
+        gw.request(Method::POST, "/send")
+            .header("Authorization", &bound),
         gw.request(Method::POST, "/send").bearer_auth(&bound),
-        gw.request(Method::POST, "/send").header("X-Device-Api-Key", &bound),
+        gw.request(Method::POST, "/send")
+            .header("X-Device-Api-Key", &bound),
     ] {
         let (s, v) = send(rb.json(&json!({ "target": ECHO, "message": "same key" }))).await;
         assert_eq!(s, 200, "{v}");

@@ -38,7 +38,16 @@ fn unique(tag: &str) -> String {
 
 fn psql(sql: &str) -> Result<(), String> {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-qc",
+            sql,
+        ])
         .output()
         .map_err(|e| format!("psql: {e}"))?;
     if out.status.success() {
@@ -66,16 +75,23 @@ impl DemoGateway {
         let dir = std::env::temp_dir().join(unique("wasap-compat"));
         std::fs::create_dir_all(&dir).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasap"));
-        cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--pacing-ms", "0"])
-            .arg("--data-dir")
-            .arg(&dir)
-            .args(extra)
-            .env("WASAP_ADMIN_KEY", ADMIN)
-            .env_remove("WASAP_DATABASE_URL")
-            .env_remove("WASAP_PUBLIC_URL")
-            .env("WASAP_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--pacing-ms",
+            "0",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(extra)
+        .env("WASAP_ADMIN_KEY", ADMIN)
+        .env_remove("WASAP_DATABASE_URL")
+        .env_remove("WASAP_PUBLIC_URL")
+        .env("WASAP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         let mut pg_database = None;
         if let Db::Postgres = db {
             let name = unique("wasap_compat");

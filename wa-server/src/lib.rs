@@ -20,8 +20,8 @@
 
 mod api;
 mod auth;
-mod compat;
 pub mod client_transport;
+mod compat;
 pub mod config;
 pub mod credits;
 mod db;

@@ -116,7 +116,8 @@ pub async fn caller(
             "rate_limited" => KeyError::RateLimited(e.retry_after.unwrap_or(1)),
             _ => KeyError::Internal,
         })?;
-    p.require(scope).map_err(|_| KeyError::MissingScope(scope))?;
+    p.require(scope)
+        .map_err(|_| KeyError::MissingScope(scope))?;
     Ok(p)
 }
 
@@ -260,7 +261,9 @@ pub fn as_text(v: &Value) -> Option<String> {
 
 /// The bare phone number of a user JID (`628…@s.whatsapp.net` → `628…`); other JIDs as they are.
 pub fn display_to(jid: &str) -> String {
-    jid.strip_suffix("@s.whatsapp.net").unwrap_or(jid).to_string()
+    jid.strip_suffix("@s.whatsapp.net")
+        .unwrap_or(jid)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -307,7 +310,10 @@ mod tests {
     #[test]
     fn an_empty_or_absent_key_is_none() {
         assert_eq!(presented_key(&headers(&[])), None);
-        assert_eq!(presented_key(&headers(&[("authorization", "Bearer ")])), None);
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Bearer ")])),
+            None
+        );
         assert_eq!(presented_key(&headers(&[("x-device-api-key", "  ")])), None);
     }
 

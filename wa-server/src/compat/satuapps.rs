@@ -236,7 +236,9 @@ async fn send(
     if let Some(bound) = &p.device_id
         && device.as_ref().is_none_or(|d| &d.id != bound)
     {
-        return Err(Fail::unauthorized("API Key tidak terhubung dengan device ini"));
+        return Err(Fail::unauthorized(
+            "API Key tidak terhubung dengan device ini",
+        ));
     }
     let device = device.ok_or_else(device_not_found)?;
     st.compat_limits
@@ -347,7 +349,8 @@ async fn profile(State(st): State<AppState>, headers: HeaderMap) -> Response {
 pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
     let s = |t: &str| json!({ "type": t });
     let err = json!({ "type": "object", "properties": { "error": s("string"), "message": s("string"), "hint": s("string"), "request_id": s("string") }, "required": ["error", "message", "hint", "request_id"] });
-    let resp = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": err } } });
+    let resp =
+        |d: &str| json!({ "description": d, "content": { "application/json": { "schema": err } } });
     let security = json!([{ "deviceApiKey": [] }, { "bearer": [] }]);
     let send = json!({
         "operationId": "compatSatuappsSendMessage",

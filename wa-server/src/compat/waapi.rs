@@ -202,9 +202,8 @@ fn with_country_code(target: &str, code: &str) -> String {
 
 /// Fonnte's `delay`: seconds between consecutive targets, `N` or `MIN-MAX` (random per gap).
 fn parse_delay(spec: &str) -> Result<(u64, u64), Fail> {
-    let bad = || {
-        Fail::bad("Bad Request: delay must be seconds, N or MIN-MAX (at most 3600)".to_string())
-    };
+    let bad =
+        || Fail::bad("Bad Request: delay must be seconds, N or MIN-MAX (at most 3600)".to_string());
     let secs = |s: &str| s.trim().parse::<u64>().ok().filter(|v| *v <= 3600);
     let (a, b) = match spec.split_once('-') {
         Some((a, b)) => (secs(a).ok_or_else(bad)?, secs(b).ok_or_else(bad)?),
@@ -555,7 +554,8 @@ pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
     let s = |t: &str| json!({ "type": t });
     let ns = json!({ "type": ["string", "null"] });
     let fonnte_err = json!({ "type": "object", "properties": { "status": { "const": false }, "reason": s("string") }, "required": ["status", "reason"] });
-    let waapi_err = json!({ "type": "object", "properties": { "error": s("string") }, "required": ["error"] });
+    let waapi_err =
+        json!({ "type": "object", "properties": { "error": s("string") }, "required": ["error"] });
     let resp = |d: &str, schema: &Value| json!({ "description": d, "content": { "application/json": { "schema": schema } } });
     let dispatched = json!({ "type": "object", "properties": { "success": s("boolean"), "message": s("string"), "id": s("string"), "to": s("string"), "timestamp": s("integer") }, "required": ["success", "message", "id", "to", "timestamp"] });
     let errors = |schema: &Value, codes: &[(&str, &str)]| {
@@ -667,35 +667,31 @@ pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
                 send_errors(&waapi_err),
             ),
         ),
-        (
-            "GET",
-            "/api/devices/{deviceId}/wa-groups",
-            {
-                let mut o = op(
-                    "compatWaapiGroups",
-                    "waapi: the device's WhatsApp groups (seed 002)",
-                    "devices:read",
-                    bearer.clone(),
-                    None,
-                    resp(
-                        "groups",
-                        &json!({ "type": "object", "properties": { "success": s("boolean"), "groups": { "type": "array", "items": { "type": "object", "properties": { "id": s("string"), "name": s("string") }, "required": ["id", "name"] } } }, "required": ["success", "groups"] }),
-                    ),
-                    {
-                        let mut m = errors(&waapi_err, &common);
-                        m.insert("404".into(), resp("no such device", &waapi_err));
-                        m.insert("502".into(), resp("WhatsApp failed", &waapi_err));
-                        m.insert(
-                            "503".into(),
-                            resp("the device is not connected", &waapi_err),
-                        );
-                        m
-                    },
-                );
-                o["parameters"] = json!([{ "name": "deviceId", "in": "path", "required": true, "schema": { "type": "string" }, "description": "`dev_…` id or device number" }]);
-                o
-            },
-        ),
+        ("GET", "/api/devices/{deviceId}/wa-groups", {
+            let mut o = op(
+                "compatWaapiGroups",
+                "waapi: the device's WhatsApp groups (seed 002)",
+                "devices:read",
+                bearer.clone(),
+                None,
+                resp(
+                    "groups",
+                    &json!({ "type": "object", "properties": { "success": s("boolean"), "groups": { "type": "array", "items": { "type": "object", "properties": { "id": s("string"), "name": s("string") }, "required": ["id", "name"] } } }, "required": ["success", "groups"] }),
+                ),
+                {
+                    let mut m = errors(&waapi_err, &common);
+                    m.insert("404".into(), resp("no such device", &waapi_err));
+                    m.insert("502".into(), resp("WhatsApp failed", &waapi_err));
+                    m.insert(
+                        "503".into(),
+                        resp("the device is not connected", &waapi_err),
+                    );
+                    m
+                },
+            );
+            o["parameters"] = json!([{ "name": "deviceId", "in": "path", "required": true, "schema": { "type": "string" }, "description": "`dev_…` id or device number" }]);
+            o
+        }),
         (
             "GET",
             "/api/status",
@@ -741,7 +737,10 @@ mod tests {
     #[test]
     fn country_code_zero_jids_and_plus_numbers_are_left_alone() {
         assert_eq!(with_country_code("08123456789", "0"), "08123456789");
-        assert_eq!(with_country_code("+44 7700 900123", "62"), "+44 7700 900123");
+        assert_eq!(
+            with_country_code("+44 7700 900123", "62"),
+            "+44 7700 900123"
+        );
         assert_eq!(with_country_code("120363@g.us", "62"), "120363@g.us");
     }
 
@@ -762,7 +761,10 @@ mod tests {
         );
         assert_eq!(n, "08123");
         assert_eq!(t, "Halo Budi, tagihan INV-1 sebesar Rp 10.000");
-        assert_eq!(personalize("628", "{name}"), ("628".into(), "{name}".into()));
+        assert_eq!(
+            personalize("628", "{name}"),
+            ("628".into(), "{name}".into())
+        );
     }
 
     #[test]
