@@ -182,6 +182,60 @@ async fn fonnte_send_splits_targets_personalizes_and_spaces_them_by_delay_and_sc
     assert_eq!(unix_ms(m["send_at"].as_str().unwrap()), at as i64 * 1000);
 }
 
+async fn fonnte_send_attaches_a_file_by_url_with_the_message_as_caption(db: Db) {
+    let Some((gw, device, key)) = linked(db, &[]).await else {
+        return;
+    };
+    let media = media_server(vec![7u8; 1500], "application/octet-stream").await;
+    let dev = id_of(&device);
+    for (file, kind, message, filename) in [
+        ("promo.png", "image", "Promo minggu ini", None),
+        ("invoice.pdf", "document", "", Some("INV-7.pdf")),
+    ] {
+        let mut form = vec![
+            ("target", "081100000001".to_string()),
+            ("url", format!("http://{media}/{file}")),
+            ("message", message.to_string()),
+        ];
+        if let Some(f) = filename {
+            form.push(("filename", f.to_string()));
+        }
+        let (s, v) = send(
+            gw.request(Method::POST, "/send")
+                .header("Authorization", &key)
+                .form(&form),
+        )
+        .await;
+        assert_eq!(s, 200, "{file}: {v}");
+        let id = v["id"][0].as_str().unwrap().to_string();
+        let m = poll(&format!("{file} delivered"), async || {
+            let (_, m) = gw
+                .admin(Method::GET, &format!("/v1/messages/{id}"), None)
+                .await;
+            (m["status"] == "delivered").then_some(m)
+        })
+        .await;
+        assert_eq!(m["type"], kind, "{m}");
+        if message.is_empty() {
+            assert_eq!(m["content"].get("caption"), None, "{m}");
+        } else {
+            assert_eq!(m["content"]["caption"], message, "{m}");
+        }
+        if let Some(f) = filename {
+            assert_eq!(m["content"]["filename"], f, "{m}");
+        }
+        assert_eq!(m["device_id"], dev.as_str());
+    }
+    let (s, v) = send(
+        gw.request(Method::POST, "/send")
+            .header("Authorization", &key)
+            .form(&[("target", ECHO), ("url", "http://10.1.2.3/x.png")]),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_like(&v, &seed(SEND_ERR), &[]);
+}
+
 async fn fonnte_send_errors_are_status_false_with_a_reason(db: Db) {
     let Some((gw, _device, key)) = linked(db, &[]).await else {
         return;
@@ -670,6 +724,7 @@ on_both_databases!(
     fonnte_send_of_the_seed_example_is_queued_with_fonnte_fields,
     fonnte_send_takes_form_bodies_the_to_alias_and_country_code_62,
     fonnte_send_splits_targets_personalizes_and_spaces_them_by_delay_and_schedule,
+    fonnte_send_attaches_a_file_by_url_with_the_message_as_caption,
     fonnte_send_errors_are_status_false_with_a_reason,
     api_send_message_of_the_seed_example_answers_the_documented_fields,
     api_send_message_errors_use_the_error_field,

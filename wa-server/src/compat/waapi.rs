@@ -235,6 +235,39 @@ fn personalize(entry: &str, message: &str) -> (String, String) {
     (number, text)
 }
 
+/// Fonnte's `url` attachment: an image or a video by the file's extension, any other file
+/// as a document (named by `filename`, else the URL's last segment); the message is the
+/// caption.
+fn attachment(
+    st: &AppState,
+    url: &str,
+    filename: Option<String>,
+    caption: String,
+) -> Result<StoredContent, Fail> {
+    let name = file_name(url).unwrap_or_default().to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    let kind = match ext {
+        "jpg" | "jpeg" | "png" | "gif" | "webp" => "image",
+        "mp4" | "3gp" | "mov" | "mkv" | "webm" => "video",
+        _ => "document",
+    };
+    let media = MediaRef {
+        url: url.to_string(),
+        caption: (!caption.trim().is_empty()).then_some(caption),
+        filename: (kind == "document")
+            .then(|| filename.or_else(|| file_name(url)))
+            .flatten(),
+        mime_type: None,
+    };
+    let media = sending::check_media(st, "url", media)
+        .map_err(|e| Fail::bad(format!("Bad Request: url: {}", e.message)))?;
+    Ok(match kind {
+        "image" => StoredContent::Image(media),
+        "video" => StoredContent::Video(media),
+        _ => StoredContent::Document(media),
+    })
+}
+
 async fn fonnte_send(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match fonnte(&st, &headers, &body).await {
         Ok(v) => own((StatusCode::OK, Json(v)).into_response()),
@@ -246,7 +279,13 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
     let p = caller(st, headers, "messages:send").await?;
     let f = fields(headers, body)?;
     let targets_raw = required(&f, &["target", "to"])?;
-    let message = required(&f, &["message"])?;
+    let url = optional(&f, "url")?.filter(|u| !u.trim().is_empty());
+    // With an attachment the message is its caption and may be empty, as on Fonnte.
+    let message = match &url {
+        None => required(&f, &["message"])?,
+        Some(_) => optional(&f, "message")?.unwrap_or_default(),
+    };
+    let filename = optional(&f, "filename")?.filter(|n| !n.trim().is_empty());
     let code = optional(&f, "countryCode")?.unwrap_or_else(|| "62".into());
     if code.is_empty() || code.len() > 4 || !code.chars().all(|c| c.is_ascii_digit()) {
         return Err(Fail::bad("Bad Request: countryCode must be 1 to 4 digits"));
@@ -281,8 +320,14 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
         let (number, text) = personalize(entry, &message);
         let jid = normalize_to("target", &with_country_code(&number, &code))
             .map_err(|_| Fail::bad(format!("Bad Request: invalid target {number}")))?;
-        sending::check_text("message", &text).map_err(|e| from_api(e, ""))?;
-        planned.push((jid, text));
+        let content = match &url {
+            None => {
+                sending::check_text("message", &text).map_err(|e| from_api(e, ""))?;
+                StoredContent::Text { text }
+            }
+            Some(u) => attachment(st, u, filename.clone(), text)?,
+        };
+        planned.push((jid, content));
     }
     let device = online_device(st, &p, "").await?;
     let base = schedule.or(delay.map(|_| now_ms()));
@@ -290,7 +335,7 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
     let mut tx = st.db.pool.begin().await.map_err(|_| internal())?;
     let mut ids = Vec::with_capacity(planned.len());
     let mut shown = Vec::with_capacity(planned.len());
-    for (i, (jid, text)) in planned.into_iter().enumerate() {
+    for (i, (jid, content)) in planned.into_iter().enumerate() {
         if i > 0
             && let (Some(t), Some((lo, hi))) = (send_at, delay)
         {
@@ -299,7 +344,7 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
         let msg = NewMessage {
             device_id: device.id.clone(),
             to: jid.clone(),
-            content: StoredContent::Text { text },
+            content,
             reply_to: None,
             mentions: Vec::new(),
             priority: Priority::Normal,
@@ -608,7 +653,9 @@ pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
         "delay": { "type": "string", "description": "seconds between targets: N or MIN-MAX" },
         "schedule": { "type": "integer", "description": "unix seconds" },
         "countryCode": { "type": "string", "default": "62", "description": "replaces a leading 0; 0 disables" },
-    }, "required": ["message"] });
+        "url": { "type": "string", "format": "uri", "description": "attachment: image or video by extension, else a document; the message is its caption" },
+        "filename": { "type": "string", "description": "the document's file name" },
+    }, "description": "message is required unless url is given" });
     let bearer = json!([{ "bearer": [] }, { "deviceApiKey": [] }]);
     vec![
         (
