@@ -9,7 +9,7 @@ pub mod satuapps;
 pub mod waapi;
 
 use axum::Router;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::MethodRouter;
 use serde_json::Value;
@@ -96,6 +96,8 @@ pub enum KeyError {
     Invalid,
     /// The key holds neither the scope nor `admin:*`.
     MissingScope(&'static str),
+    /// The key is known but may not be used now (e.g. disabled); the reason.
+    Refused(String),
     /// The key's own rate limit is exhausted; seconds to wait.
     RateLimited(u64),
     /// The database failed (already logged).
@@ -111,10 +113,11 @@ pub async fn caller(
     let token = presented_key(headers).ok_or(KeyError::Missing)?;
     let p = crate::auth::authenticate(st, &token)
         .await
-        .map_err(|e| match e.code {
-            "unauthorized" => KeyError::Invalid,
-            "rate_limited" => KeyError::RateLimited(e.retry_after.unwrap_or(1)),
-            _ => KeyError::Internal,
+        .map_err(|e| match e.status {
+            StatusCode::TOO_MANY_REQUESTS => KeyError::RateLimited(e.retry_after.unwrap_or(1)),
+            StatusCode::FORBIDDEN => KeyError::Refused(e.message),
+            s if s.is_server_error() => KeyError::Internal,
+            _ => KeyError::Invalid,
         })?;
     p.require(scope)
         .map_err(|_| KeyError::MissingScope(scope))?;

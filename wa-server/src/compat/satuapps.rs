@@ -122,6 +122,12 @@ impl From<KeyError> for Fail {
                 format!("API Key ini tidak memiliki scope {s}"),
                 "Buat API Key dengan scope tersebut",
             ),
+            KeyError::Refused(why) => Fail::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                why,
+                "Hubungi admin gateway untuk mengaktifkan API Key ini",
+            ),
             KeyError::RateLimited(s) => Fail::rate_limited(s, "API Key"),
             KeyError::Internal => Fail::internal(),
         }

@@ -91,6 +91,7 @@ impl From<KeyError> for Fail {
                 StatusCode::FORBIDDEN,
                 format!("Forbidden: this API key lacks the scope {s}"),
             ),
+            KeyError::Refused(why) => Fail::new(StatusCode::FORBIDDEN, format!("Forbidden: {why}")),
             KeyError::RateLimited(s) => Fail {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 text: "Too Many Requests: rate limit exceeded for this API key".into(),
@@ -587,9 +588,6 @@ async fn status(State(st): State<AppState>, headers: HeaderMap) -> Response {
     };
     match run.await {
         Ok(v) => own((StatusCode::OK, Json(v)).into_response()),
-        Err(f) if f.status == StatusCode::INTERNAL_SERVER_ERROR => {
-            Fail::new(f.status, "Internal Server Error").render(false)
-        }
         Err(f) => f.render(false),
     }
 }
