@@ -407,6 +407,33 @@ async fn a_used_up_balance_is_429_quota_exceeded_and_the_ledger_has_every_debit(
         .await;
 }
 
+/// Sends requests until one is refused with 429 and returns how many passed before it, with
+/// the refusal's headers and body. The bucket holds `budget` requests and refills at
+/// `per_minute`: the count must be `budget` plus at most what refilled meanwhile, so a slow
+/// machine cannot make the check flaky.
+async fn until_limited(
+    budget: u64,
+    per_minute: u64,
+    mut request: impl AsyncFnMut() -> (u16, reqwest::header::HeaderMap, Value),
+) -> (u64, reqwest::header::HeaderMap, Value) {
+    let started = std::time::Instant::now();
+    let mut accepted = 0;
+    loop {
+        let (s, h, v) = request().await;
+        if s == 429 {
+            let refilled = (started.elapsed().as_secs_f64() * per_minute as f64 / 60.0).ceil();
+            assert!(
+                accepted <= budget + refilled as u64,
+                "{accepted} passed, budget {budget} + {refilled} refilled"
+            );
+            return (accepted, h, v);
+        }
+        assert!(s == 200 || s == 400, "request {accepted}: {s} {v}");
+        accepted += 1;
+        assert!(accepted <= budget * 4, "the limit never held");
+    }
+}
+
 async fn the_device_rate_limit_is_60_per_minute_with_retry_after(db: Db) {
     let Some((gw, device, key)) = linked(db, &[]).await else {
         return;
@@ -421,12 +448,11 @@ async fn the_device_rate_limit_is_60_per_minute_with_retry_after(db: Db) {
             .header("X-Device-Api-Key", key)
             .json(&json!({ "to": ECHO }))
     };
-    for i in 0..60 {
-        let (s, v) = send(attempt(send_path(&device), key.clone())).await;
-        assert_eq!(s, 400, "request {i}: {v}");
-    }
-    let (s, h, v) = send_full(attempt(send_path(&device), key.clone())).await;
-    assert_eq!(s, 429, "{v}");
+    let (accepted, h, v) = until_limited(60, 60, async || {
+        send_full(attempt(send_path(&device), key.clone())).await
+    })
+    .await;
+    assert!(accepted >= 60, "{accepted}");
     assert_eq!(v["error"], "rate_limited");
     let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
@@ -461,12 +487,13 @@ async fn the_profile_has_the_token_balance_and_a_limit_of_20_per_minute(db: Db) 
             "price_per_message": 0, "device_id": device["number"],
         })
     );
-    for i in 1..20 {
-        let (s, v) = send(gw.request(Method::GET, "/api/profile").bearer_auth(&key)).await;
-        assert_eq!(s, 200, "request {i}: {v}");
-    }
-    let (s, h, v) = send_full(gw.request(Method::GET, "/api/profile").bearer_auth(&key)).await;
-    assert_eq!((s, &v["error"]), (429, &json!("rate_limited")), "{v}");
+    // The first request above counts: 19 more pass, then the limit holds.
+    let (accepted, h, v) = until_limited(19, 20, async || {
+        send_full(gw.request(Method::GET, "/api/profile").bearer_auth(&key)).await
+    })
+    .await;
+    assert!(accepted >= 19, "{accepted}");
+    assert_eq!(v["error"], "rate_limited");
     assert!(h.contains_key("retry-after"));
     // Per key: another key is not limited by this one.
     let (_, other) = gw.create_key(&["credits:read"], None).await;
