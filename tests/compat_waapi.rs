@@ -280,6 +280,21 @@ async fn fonnte_send_errors_are_status_false_with_a_reason(db: Db) {
         assert_like(&v, &seed(SEND_ERR), &[]);
         assert_eq!(v["status"], false);
     }
+    // More than 1,000 targets, or more than 4 MiB of text in total.
+    let many = vec![ECHO; 1001].join(",");
+    let big = "x".repeat(4200);
+    for bad in [
+        json!({ "target": many, "message": "x" }),
+        json!({ "target": vec![ECHO; 1000].join(","), "message": big }),
+    ] {
+        let (s, v) = send(
+            gw.request(Method::POST, "/send")
+                .header("Authorization", &key)
+                .json(&bad),
+        )
+        .await;
+        assert_eq!((s, &v["status"]), (400, &json!(false)), "{v}");
+    }
     // The seed's 503: no connected device.
     let (_, d) = gw.admin(Method::GET, "/v1/devices", None).await;
     let dev = d["data"][0]["id"].as_str().unwrap().to_string();

@@ -24,6 +24,10 @@ use crate::util::now_ms;
 /// The most recipients one Fonnte `/send` may name.
 const MAX_TARGETS: usize = 1000;
 
+/// The most text one `/send` may queue in total (message × targets), so that a small body
+/// cannot make the gateway write an outsized transaction.
+const MAX_TOTAL_TEXT: usize = 4 * 1024 * 1024;
+
 pub(super) fn table() -> Vec<Entry> {
     const MS: Option<&str> = Some("messages:send");
     const DR: Option<&str> = Some("devices:read");
@@ -314,6 +318,11 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
     if entries.is_empty() || entries.len() > MAX_TARGETS {
         return Err(Fail::bad(format!(
             "Bad Request: target must name 1 to {MAX_TARGETS} numbers"
+        )));
+    }
+    if message.len().saturating_mul(entries.len()) > MAX_TOTAL_TEXT {
+        return Err(Fail::bad(format!(
+            "Bad Request: message × targets exceeds {MAX_TOTAL_TEXT} bytes; split the request"
         )));
     }
     let mut planned = Vec::with_capacity(entries.len());
