@@ -104,6 +104,12 @@ fn table() -> Vec<Entry> {
         ),
         ("GET", "/v1/messages", MR, get(messages::list)),
         ("GET", "/v1/messages/{id}", MR, get(messages::get_one)),
+        (
+            "GET",
+            "/v1/messages/{id}/media",
+            MR,
+            get(messages::download_media),
+        ),
         ("POST", "/v1/contacts", CW, post(contacts::create)),
         ("GET", "/v1/contacts", CR, get(contacts::list)),
         ("GET", "/v1/contacts/{id}", CR, get(contacts::get_one)),
