@@ -101,7 +101,7 @@ pub fn satuapps_payload(
             "device_id": device_id,
             "status": data["status"],
             "phone_number": data["phone"].as_str().or(phone),
-            "last_seen_at": event["timestamp"],
+            "last_seen_at": data.get("last_seen_at").filter(|v| v.is_string()).unwrap_or(&event["timestamp"]),
         })),
         _ => None,
     }
