@@ -617,13 +617,14 @@ pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
         }
         m
     };
-    let common = [
-        ("400", "invalid request"),
+    let reads = [
         ("401", "missing or invalid API key"),
         ("403", "the key lacks the scope"),
         ("429", "rate limited; see Retry-After"),
         ("500", "internal error"),
     ];
+    let mut common = vec![("400", "invalid request")];
+    common.extend(reads);
     let send_errors = |schema: &Value| {
         let mut m = errors(schema, &common);
         m.insert(
@@ -733,7 +734,7 @@ pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
                     &json!({ "type": "object", "properties": { "success": s("boolean"), "groups": { "type": "array", "items": { "type": "object", "properties": { "id": s("string"), "name": s("string") }, "required": ["id", "name"] } } }, "required": ["success", "groups"] }),
                 ),
                 {
-                    let mut m = errors(&waapi_err, &common);
+                    let mut m = errors(&waapi_err, &reads);
                     m.insert("404".into(), resp("no such device", &waapi_err));
                     m.insert("502".into(), resp("WhatsApp failed", &waapi_err));
                     m.insert(
@@ -770,7 +771,7 @@ pub(super) fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
                         "publicUrl": s("string"),
                     }, "required": ["devices", "publicUrl"] }),
                 ),
-                errors(&waapi_err, &common),
+                errors(&waapi_err, &reads),
             ),
         ),
     ]
