@@ -281,7 +281,7 @@ async fn send(
     // (and paid for) or neither.
     let mut contents = vec![StoredContent::Text { text }];
     contents.extend(media);
-    let mut tx = st.db.pool.begin().await.map_err(|_| Fail::internal())?;
+    let mut tx = st.db.pool.begin().await.map_err(|e| from_api(e.into()))?;
     let mut first = None;
     for content in contents {
         let q = sending::insert(
@@ -303,7 +303,7 @@ async fn send(
         .map_err(from_api)?;
         first.get_or_insert(q);
     }
-    tx.commit().await.map_err(|_| Fail::internal())?;
+    tx.commit().await.map_err(|e| from_api(e.into()))?;
     crate::queue::wake(st, &device.id);
     let q = first.ok_or_else(Fail::internal)?;
     Ok(json!({

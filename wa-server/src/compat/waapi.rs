@@ -340,9 +340,15 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
         planned.push((jid, content));
     }
     let device = online_device(st, &p, "").await?;
-    let base = schedule.or(delay.map(|_| now_ms()));
-    let mut send_at = base;
-    let mut tx = st.db.pool.begin().await.map_err(|_| internal())?;
+    // A schedule in the past means now, so that `delay` still spaces the targets.
+    let now = now_ms();
+    let mut send_at = schedule.map(|s| s.max(now)).or(delay.map(|_| now));
+    let mut tx = st
+        .db
+        .pool
+        .begin()
+        .await
+        .map_err(|e| from_api(e.into(), ""))?;
     let mut ids = Vec::with_capacity(planned.len());
     let mut shown = Vec::with_capacity(planned.len());
     for (i, (jid, content)) in planned.into_iter().enumerate() {
@@ -368,7 +374,7 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
         ids.push(q.id);
         shown.push(display_to(&jid));
     }
-    tx.commit().await.map_err(|_| internal())?;
+    tx.commit().await.map_err(|e| from_api(e.into(), ""))?;
     crate::queue::wake(st, &device.id);
     Ok(json!({
         "status": true,
