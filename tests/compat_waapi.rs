@@ -494,6 +494,20 @@ async fn api_send_media_errors_include_the_documented_unsupported_type(db: Db) {
         assert_eq!(s, 400, "{bad} -> {v}");
         assert_like(&v, &seed(MEDIA_ERR), &[]);
     }
+    let (_, reader) = gw.create_key(&["devices:read"], None).await;
+    let (s, v) = send(
+        gw.request(Method::POST, "/api/send-media")
+            .bearer_auth(&reader)
+            .json(&json!({ "to": ECHO, "url": "https://placehold.co/600x400.png" })),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({ "error": "Forbidden: this API key lacks the scope messages:send" })
+        )
+    );
     let (s, v) = send(
         gw.request(Method::POST, "/api/send-media")
             .json(&json!({ "to": ECHO, "url": "https://placehold.co/600x400.png" })),
@@ -557,6 +571,19 @@ async fn wa_groups_lists_the_devices_groups_and_503s_when_not_connected(db: Db) 
     )
     .await;
     assert_eq!((s, v), (404, json!({ "error": "Device not found" })));
+    let (_, sender) = gw.create_key(&["messages:send"], None).await;
+    let (s, v) = send(
+        gw.request(Method::GET, &format!("/api/devices/{dev}/wa-groups"))
+            .bearer_auth(&sender),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            403,
+            json!({ "error": "Forbidden: this API key lacks the scope devices:read" })
+        )
+    );
     let (s, v) = send(gw.request(Method::GET, &format!("/api/devices/{dev}/wa-groups"))).await;
     assert_eq!(
         (s, v),
