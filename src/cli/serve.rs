@@ -33,6 +33,10 @@ pub struct Args {
     /// contacts 6281100000001..3 echo every text. Overrides `--wa-url` and `--wa-root-key`.
     #[arg(long)]
     demo: bool,
+    /// With `--demo`: how long a demo phone waits before it scans a device's QR code, in
+    /// milliseconds, so that the code can be watched in the dashboard (default 0).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    demo_scan_delay_ms: u64,
     /// Networks media URLs may point at although they are private or loopback (repeatable,
     /// e.g. `127.0.0.0/8`); `--demo` allows loopback.
     #[arg(long = "media-allow", value_name = "CIDR")]
@@ -160,6 +164,7 @@ async fn serve(args: Args) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("demo sandbox: {e}"))?,
         );
+        demo.set_scan_delay(std::time::Duration::from_millis(args.demo_scan_delay_ms));
         tc.ws_url = Some(demo.ws_url());
         tc.root_key = Some(demo.root_key());
         tc.auto_linker = Some(Arc::new(DemoLinker(demo.clone())));

@@ -3,3 +3,4 @@
 
 pub mod demo_gateway;
 pub mod interop;
+pub mod serve;

@@ -28,6 +28,9 @@ pub const SCOPES: &[&str] = &[
     "contacts:read",
     "contacts:write",
     "credits:read",
+    // Opens the web dashboard (`/dashboard`), where the person acts with every scope above
+    // except `admin:*`; the key itself gains nothing else on the API.
+    "dashboard",
     "admin:*",
 ];
 

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "device_numbers",
         include_str!("../migrations/0003_device_numbers.sql"),
     ),
+    (
+        5,
+        "dashboard",
+        include_str!("../migrations/0005_dashboard.sql"),
+    ),
 ];
 
 /// The pool plus the backend it talks to.

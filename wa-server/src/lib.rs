@@ -24,6 +24,7 @@ pub mod client_transport;
 mod compat;
 pub mod config;
 pub mod credits;
+mod dashboard;
 mod db;
 pub mod demo;
 mod error;
@@ -350,6 +351,7 @@ impl Server {
         let x_request_id = HeaderName::from_static("x-request-id");
         api::routes(&self.state)
             .merge(compat::routes())
+            .merge(dashboard::routes(&self.state))
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
             .layer(RequestBodyLimitLayer::new(limit))
