@@ -71,6 +71,28 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Settings of the compatibility APIs (the hosted gateways' contracts, `docs/compat.md`).
+#[derive(Debug, Clone)]
+pub struct CompatConfig {
+    /// The gateway's public base URL, reported as `publicUrl` by the waapi `/api/status`;
+    /// `None` reports the address the gateway listens on.
+    pub public_url: Option<String>,
+    /// SatuApps: requests per minute per device on `/api/wa/{device_id}/…` (the seed's 60).
+    pub satuapps_device_per_minute: u32,
+    /// SatuApps: requests per minute per API key on `/api/profile` (the seed's 20).
+    pub satuapps_user_per_minute: u32,
+}
+
+impl Default for CompatConfig {
+    fn default() -> Self {
+        CompatConfig {
+            public_url: None,
+            satuapps_device_per_minute: 60,
+            satuapps_user_per_minute: 20,
+        }
+    }
+}
+
 /// Everything tunable.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +115,8 @@ pub struct Config {
     pub janitor_interval: Duration,
     /// Credits debited per accepted outbound message; 0 (the default) makes sends free.
     pub price_per_message: i64,
+    /// The compatibility APIs.
+    pub compat: CompatConfig,
 }
 
 impl Default for Config {
@@ -107,6 +131,7 @@ impl Default for Config {
             event_retention: Duration::from_secs(30 * 24 * 3600),
             janitor_interval: Duration::from_secs(3600),
             price_per_message: 0,
+            compat: CompatConfig::default(),
         }
     }
 }

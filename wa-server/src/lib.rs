@@ -21,6 +21,7 @@
 mod api;
 mod auth;
 pub mod client_transport;
+mod compat;
 pub mod config;
 pub mod credits;
 mod dashboard;
@@ -55,7 +56,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub use client_transport::{AutoLinker, ClientTransport, ClientTransportConfig};
-pub use config::{Config, QueueConfig, WebhookConfig};
+pub use config::{CompatConfig, Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use demo::{Demo, DemoLinker};
 pub use transport::{
@@ -169,6 +170,8 @@ impl ServerBuilder {
             events,
             webhook_wake: Default::default(),
             stop: Default::default(),
+            listen_url: Default::default(),
+            compat_limits: Default::default(),
         };
         Ok(Server {
             state: AppState(Arc::new(inner)),
@@ -347,6 +350,7 @@ impl Server {
         let limit = self.state.config.body_limit;
         let x_request_id = HeaderName::from_static("x-request-id");
         api::routes(&self.state)
+            .merge(compat::routes())
             .merge(dashboard::routes(&self.state))
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
@@ -386,6 +390,7 @@ impl Server {
     pub async fn spawn(self) -> Result<RunningServer, ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
+        let _ = self.state.listen_url.set(format!("http://{addr}"));
         self.start_background().await?;
         let app = self.router();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -407,7 +412,9 @@ impl Server {
     /// Binds and serves until Ctrl-C.
     pub async fn serve(self) -> Result<(), ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "wasap gateway listening");
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "wasap gateway listening");
+        let _ = self.state.listen_url.set(format!("http://{addr}"));
         self.start_background().await?;
         let app = self.router();
         let state = self.state.clone();
@@ -426,6 +433,7 @@ mod tests {
     #[test]
     fn openapi_documents_exactly_the_routes_served() {
         let mut served = crate::api::route_list();
+        served.extend(crate::compat::route_list());
         let mut documented = crate::openapi::documented_routes();
         let doc = crate::openapi::document();
         for (method, path, scope) in &served {

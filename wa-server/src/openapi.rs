@@ -521,7 +521,14 @@ const OPS: &[Op] = &[
 /// (method, path) of every documented operation.
 #[cfg(test)]
 pub fn documented_routes() -> Vec<(&'static str, &'static str)> {
-    OPS.iter().map(|o| (o.0, o.1)).collect()
+    OPS.iter()
+        .map(|o| (o.0, o.1))
+        .chain(
+            crate::compat::openapi_ops()
+                .into_iter()
+                .map(|(m, p, _)| (m, p)),
+        )
+        .collect()
 }
 
 fn obj(props: Value, required: &[&str]) -> Value {
@@ -559,7 +566,7 @@ fn schemas() -> Value {
         "CreatedKey": { "allOf": [ { "$ref": "#/components/schemas/Key" }, obj(json!({ "key": s("string") }), &["key"]) ] },
         "KeyList": list("Key"),
         "CreateDevice": obj(json!({ "name": s("string") }), &["name"]),
-        "Device": obj(json!({ "id": s("string"), "name": s("string"), "status": { "type": "string", "enum": ["created", "qr_waiting", "online", "offline", "logged_out", "banned"] }, "phone": ns, "push_name": ns, "last_seen_at": ts, "created_at": ts, "updated_at": ts }), &["id", "name", "status"]),
+        "Device": obj(json!({ "id": s("string"), "number": { "type": ["integer", "null"], "description": "stable device number (1, 2, …), the `device_id` of the SatuApps contract" }, "name": s("string"), "status": { "type": "string", "enum": ["created", "qr_waiting", "online", "offline", "logged_out", "banned"] }, "phone": ns, "push_name": ns, "last_seen_at": ts, "created_at": ts, "updated_at": ts }), &["id", "name", "status"]),
         "DeviceList": list("Device"),
         "Qr": obj(json!({ "qr": s("string"), "created_at": ts, "status": s("string") }), &["qr"]),
         "PairCodeRequest": obj(json!({ "phone": s("string") }), &["phone"]),
@@ -785,12 +792,22 @@ pub fn document() -> Value {
         paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
             op;
     }
+    // The hosted gateways' contracts (docs/compat.md), each with its own error shape.
+    for (method, path, op) in crate::compat::openapi_ops() {
+        paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
+            op;
+    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Wasap gateway API", "version": env!("CARGO_PKG_VERSION") },
+        "tags": [{ "name": "compat", "description": "Compatibility APIs of hosted gateways (docs/compat.md); outside /v1, with their own error shapes" }],
         "paths": paths,
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "rawToken": { "type": "apiKey", "in": "header", "name": "Authorization", "description": "the API key without `Bearer` (Fonnte style)" },
+                "deviceApiKey": { "type": "apiKey", "in": "header", "name": "X-Device-Api-Key" },
+            },
             "schemas": schemas(),
         },
     })
