@@ -68,6 +68,16 @@ pub struct Args {
     /// credit with `POST /v1/credits/grants`; a send the balance does not cover is refused.
     #[arg(long, env = "WASAP_PRICE_PER_MESSAGE", value_name = "CREDITS")]
     price_per_message: Option<i64>,
+    /// The gateway's public base URL (e.g. behind a proxy or tunnel), reported as `publicUrl`
+    /// by the waapi-compatible `/api/status`; default the listen address URL.
+    #[arg(long, env = "WASAP_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// SatuApps-compatible API: requests per minute per device on `/api/wa/…` (default 60).
+    #[arg(long, value_name = "N")]
+    satuapps_device_rate: Option<u32>,
+    /// SatuApps-compatible API: requests per minute per API key on `/api/profile` (default 20).
+    #[arg(long, value_name = "N")]
+    satuapps_user_rate: Option<u32>,
     /// OpenAI-compatible endpoint that composes WhatsHub `use_ai` messages, e.g.
     /// `https://api.openai.com/v1` (requests go to `{url}/chat/completions`). Without it,
     /// `raw_data` is rendered as readable lines instead.
@@ -119,6 +129,15 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An http(s) URL without a trailing slash, or None.
+fn url_ok(u: &str) -> Option<String> {
+    let u = u.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))?;
+    (!rest.is_empty() && !rest.contains(char::is_whitespace)).then(|| u.to_string())
 }
 
 fn root_key(hex_key: &str) -> Result<[u8; 32], String> {
@@ -200,10 +219,33 @@ async fn serve(args: Args) -> Result<(), String> {
         }
         config.price_per_message = v;
     }
+    if let Some(u) = &args.public_url {
+        let parsed = url_ok(u).ok_or("--public-url must be an http(s) URL")?;
+        config.compat.public_url = Some(parsed);
+    }
+    for (flag, v, slot) in [
+        (
+            "--satuapps-device-rate",
+            args.satuapps_device_rate,
+            &mut config.compat.satuapps_device_per_minute,
+        ),
+        (
+            "--satuapps-user-rate",
+            args.satuapps_user_rate,
+            &mut config.compat.satuapps_user_per_minute,
+        ),
+    ] {
+        if let Some(v) = v {
+            if v == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
+            *slot = v;
+        }
+    }
     if let Some(v) = args.webhook_timeout_ms {
         config.webhooks.timeout = ms(v);
     }
-    config.ai = match (&args.ai_url, &args.ai_model) {
+    config.compat.ai = match (&args.ai_url, &args.ai_model) {
         (None, _) => None,
         (Some(_), None) => return Err("--ai-url needs --ai-model".into()),
         (Some(url), Some(model)) => {

@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod contract_gateway;
+pub mod demo_gateway;
 pub mod interop;
 pub mod serve;

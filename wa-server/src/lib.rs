@@ -58,7 +58,7 @@ use tower_http::trace::TraceLayer;
 
 pub use client_transport::{AutoLinker, ClientTransport, ClientTransportConfig};
 pub use compat::composer::{ComposeError, ComposeRequest, Composer, OpenAiComposer, PlainComposer};
-pub use config::{AiConfig, Config, QueueConfig, WebhookConfig};
+pub use config::{AiConfig, CompatConfig, Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use demo::{Demo, DemoLinker};
 pub use transport::{
@@ -162,7 +162,7 @@ impl ServerBuilder {
                 "queue min_delay exceeds max_delay".into(),
             ));
         }
-        let composer: Arc<dyn Composer> = match (self.composer, &self.config.ai) {
+        let composer: Arc<dyn Composer> = match (self.composer, &self.config.compat.ai) {
             (Some(c), _) => c,
             (None, Some(ai)) => {
                 Arc::new(OpenAiComposer::new(ai).map_err(|e| ServerError::Config(e.to_string()))?)
@@ -187,6 +187,8 @@ impl ServerBuilder {
             events,
             webhook_wake: Default::default(),
             stop: Default::default(),
+            listen_url: Default::default(),
+            compat_limits: Default::default(),
             composer,
         };
         Ok(Server {
@@ -406,6 +408,7 @@ impl Server {
     pub async fn spawn(self) -> Result<RunningServer, ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
+        let _ = self.state.listen_url.set(format!("http://{addr}"));
         self.start_background().await?;
         let app = self.router();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -427,7 +430,9 @@ impl Server {
     /// Binds and serves until Ctrl-C.
     pub async fn serve(self) -> Result<(), ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "wasap gateway listening");
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "wasap gateway listening");
+        let _ = self.state.listen_url.set(format!("http://{addr}"));
         self.start_background().await?;
         let app = self.router();
         let state = self.state.clone();

@@ -577,7 +577,7 @@ fn schemas() -> Value {
         "CreatedKey": { "allOf": [ { "$ref": "#/components/schemas/Key" }, obj(json!({ "key": s("string") }), &["key"]) ] },
         "KeyList": list("Key"),
         "CreateDevice": obj(json!({ "name": s("string") }), &["name"]),
-        "Device": obj(json!({ "id": s("string"), "name": s("string"), "status": { "type": "string", "enum": ["created", "qr_waiting", "online", "offline", "logged_out", "banned"] }, "phone": ns, "push_name": ns, "last_seen_at": ts, "created_at": ts, "updated_at": ts }), &["id", "name", "status"]),
+        "Device": obj(json!({ "id": s("string"), "number": { "type": ["integer", "null"], "description": "stable device number (1, 2, …), the `device_id` of the SatuApps contract" }, "name": s("string"), "status": { "type": "string", "enum": ["created", "qr_waiting", "online", "offline", "logged_out", "banned"] }, "phone": ns, "push_name": ns, "last_seen_at": ts, "created_at": ts, "updated_at": ts }), &["id", "name", "status"]),
         "DeviceList": list("Device"),
         "Qr": obj(json!({ "qr": s("string"), "created_at": ts, "status": s("string") }), &["qr"]),
         "PairCodeRequest": obj(json!({ "phone": s("string") }), &["phone"]),
@@ -820,7 +820,11 @@ pub fn document() -> Value {
         "tags": [{ "name": "compat", "description": "Compatibility APIs of hosted gateways (docs/compat.md); outside /v1, with their own error shapes" }],
         "paths": paths,
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "rawToken": { "type": "apiKey", "in": "header", "name": "Authorization", "description": "the API key without `Bearer` (Fonnte style)" },
+                "deviceApiKey": { "type": "apiKey", "in": "header", "name": "X-Device-Api-Key" },
+            },
             "schemas": schemas(),
         },
     })

@@ -103,7 +103,6 @@ pub struct QueuedMessage {
     /// Our message id (`msg_…`).
     pub id: String,
     /// The WhatsApp message id it will carry on every attempt.
-    #[allow(dead_code)] // read by the compatibility APIs
     pub wa_message_id: String,
     /// When it was accepted, unix milliseconds.
     pub created_at: i64,

@@ -4,7 +4,7 @@
 mod broadcasts;
 mod contacts;
 mod credits;
-mod devices;
+pub(crate) mod devices;
 mod groups;
 mod keys;
 pub(crate) mod messages;
