@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::contract_gateway::{Answer, Backend, ContractGateway};
+use common::contract_gateway::{Answer, ContractGateway, Db};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -25,7 +25,7 @@ struct Wabot {
     key: String,
 }
 
-async fn start(b: Backend, extra: &[&str]) -> Option<Wabot> {
+async fn start(b: Db, extra: &[&str]) -> Option<Wabot> {
     let gw = ContractGateway::start(b, extra).await?;
     let device = gw.device("toko").await;
     let (_, key) = gw
@@ -133,7 +133,7 @@ fn assert_conversation_fields(c: &Value) {
     );
 }
 
-async fn ping_needs_a_valid_key_but_no_scope(b: Backend) {
+async fn ping_needs_a_valid_key_but_no_scope(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let (_, narrow) =
         w.gw.key(json!({ "name": "narrow", "scopes": ["devices:read"] }))
@@ -173,7 +173,7 @@ async fn ping_needs_a_valid_key_but_no_scope(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn every_endpoint_refuses_a_key_without_its_scope(b: Backend) {
+async fn every_endpoint_refuses_a_key_without_its_scope(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "Halo").await;
     let created = w
@@ -276,7 +276,7 @@ async fn every_endpoint_refuses_a_key_without_its_scope(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn conversations_filter_by_status_and_page_with_a_cursor(b: Backend) {
+async fn conversations_filter_by_status_and_page_with_a_cursor(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let mut ids = Vec::new();
     for to in ["6281234567891", "6281234567892", "6281234567893"] {
@@ -329,7 +329,7 @@ async fn conversations_filter_by_status_and_page_with_a_cursor(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn a_conversation_comes_with_its_last_messages(b: Backend) {
+async fn a_conversation_comes_with_its_last_messages(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "pesan pertama").await;
     w.chat_with("6281234567890", "pesan kedua").await;
@@ -375,7 +375,7 @@ async fn a_conversation_comes_with_its_last_messages(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn sending_as_a_human_agent_is_queued_and_recorded(b: Backend) {
+async fn sending_as_a_human_agent_is_queued_and_recorded(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "Halo").await;
     // The seed's example body, as written.
@@ -434,7 +434,7 @@ async fn sending_as_a_human_agent_is_queued_and_recorded(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn an_idempotency_key_replays_the_first_answer(b: Backend) {
+async fn an_idempotency_key_replays_the_first_answer(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "Halo").await;
     let path = format!("/conversations/{conv}/messages");
@@ -489,7 +489,7 @@ async fn an_idempotency_key_replays_the_first_answer(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn concurrent_retries_with_one_idempotency_key_act_once(b: Backend) {
+async fn concurrent_retries_with_one_idempotency_key_act_once(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "Halo").await;
     let body = json!({ "name": "Kemeja Batik", "price": 245000, "stock": 20 });
@@ -536,7 +536,7 @@ async fn concurrent_retries_with_one_idempotency_key_act_once(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn handoff_makes_the_conversation_human_and_stops_bot_replies(b: Backend) {
+async fn handoff_makes_the_conversation_human_and_stops_bot_replies(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let conv = w.chat_with("6281234567890", "Halo").await;
     let path = format!("/conversations/{conv}/messages");
@@ -575,7 +575,7 @@ async fn handoff_makes_the_conversation_human_and_stops_bot_replies(b: Backend) 
     w.gw.stop().await;
 }
 
-async fn inbound_messages_join_the_conversation_with_its_status(b: Backend) {
+async fn inbound_messages_join_the_conversation_with_its_status(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let device = w.gw.linked_device("live").await;
     let (_, key) = w.gw.key(json!({ "name": "live", "scopes": ["conversations:read", "conversations:write"], "device_id": device })).await;
@@ -621,7 +621,7 @@ async fn inbound_messages_join_the_conversation_with_its_status(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn products_are_created_listed_and_updated(b: Backend) {
+async fn products_are_created_listed_and_updated(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     // The seed's examples, as written.
     let a = w
@@ -673,7 +673,7 @@ async fn products_are_created_listed_and_updated(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn invalid_product_bodies_are_validation_errors(b: Backend) {
+async fn invalid_product_bodies_are_validation_errors(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let created = w
         .post(
@@ -720,7 +720,7 @@ async fn invalid_product_bodies_are_validation_errors(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn credits_show_the_three_buckets(b: Backend) {
+async fn credits_show_the_three_buckets(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     for (bucket, amount) in [("allowance", 1000), ("rollover", 200), ("topup", 50)] {
         let a =
@@ -742,7 +742,7 @@ async fn credits_show_the_three_buckets(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn usage_counts_credits_and_messages_per_day(b: Backend) {
+async fn usage_counts_credits_and_messages_per_day(b: Db) {
     let Some(w) = start(b, &["--price-per-message", "2"]).await else {
         return;
     };
@@ -786,7 +786,7 @@ async fn usage_counts_credits_and_messages_per_day(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn keys_are_rate_limited_at_60_per_minute_by_default(b: Backend) {
+async fn keys_are_rate_limited_at_60_per_minute_by_default(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let a =
         w.gw.admin(
@@ -839,7 +839,7 @@ async fn keys_are_rate_limited_at_60_per_minute_by_default(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn disabled_and_revoked_keys_are_401(b: Backend) {
+async fn disabled_and_revoked_keys_are_401(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     let (id, key) =
         w.gw.key(json!({ "name": "k", "scopes": ["products:read"] }))
@@ -889,7 +889,7 @@ async fn disabled_and_revoked_keys_are_401(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn unknown_routes_and_methods_answer_in_the_envelope(b: Backend) {
+async fn unknown_routes_and_methods_answer_in_the_envelope(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     assert_error(&w.get("/nothing-here").await, 404, "NOT_FOUND");
     let a =
@@ -900,16 +900,10 @@ async fn unknown_routes_and_methods_answer_in_the_envelope(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn a_server_fault_is_500_internal_without_details(b: Backend) {
+async fn a_server_fault_is_500_internal_without_details(b: Db) {
     let Some(w) = start(b, &[]).await else { return };
     // Break the catalog under the running gateway.
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&w.gw.database_url()).await.unwrap();
-    sqlx::query("DROP TABLE products")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    w.gw.drop_table("products").await;
     let a = w.get("/products").await;
     assert_error(&a, 500, "INTERNAL");
     let msg = a.body["error"]["message"].as_str().unwrap().to_lowercase();
@@ -917,7 +911,7 @@ async fn a_server_fault_is_500_internal_without_details(b: Backend) {
     w.gw.stop().await;
 }
 
-async fn migration_script_runs_against_the_demo(b: Backend) {
+async fn migration_script_runs_against_the_demo(b: Db) {
     let Some(gw) = ContractGateway::start(b, &[]).await else {
         return;
     };
@@ -938,7 +932,7 @@ async fn migration_script_runs_against_the_demo(b: Backend) {
     gw.stop().await;
 }
 
-on_both_backends!(
+on_both_databases!(
     ping_needs_a_valid_key_but_no_scope,
     every_endpoint_refuses_a_key_without_its_scope,
     conversations_filter_by_status_and_page_with_a_cursor,

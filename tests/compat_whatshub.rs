@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::contract_gateway::{Answer, Backend, ContractGateway};
+use common::contract_gateway::{Answer, ContractGateway, Db};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ struct App {
     secret: String,
 }
 
-async fn app(backend: Backend, extra: &[&str]) -> Option<App> {
+async fn app(backend: Db, extra: &[&str]) -> Option<App> {
     let gw = ContractGateway::start(backend, extra).await?;
     let device = gw.device("NOEMesenger").await;
     let (app_id, secret) = gw
@@ -166,7 +166,7 @@ const GROUP_IMAGE_AI_EXAMPLE: &str = r#"{
 /// The Laravel example's body, as `Http::post` encodes the PHP array.
 const PHP_EXAMPLE: &str = r#"{"app_id":"app_abc123","secret_key":"secretkeyanda...","to":"6281234567890","use_ai":true,"ai_context":"Buat notifikasi yang ramah untuk pengguna.","content":{"raw_data":{"nama":"Budi Santoso","status":"Pesanan dikonfirmasi","total":"Rp 250.000"}}}"#;
 
-async fn text_example_is_queued_with_the_documented_answer(b: Backend) {
+async fn text_example_is_queued_with_the_documented_answer(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(TEXT_EXAMPLE).await;
     assert_queued(
@@ -196,7 +196,7 @@ async fn text_example_is_queued_with_the_documented_answer(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn group_example_goes_to_the_group_jid(b: Backend) {
+async fn group_example_goes_to_the_group_jid(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(GROUP_EXAMPLE).await;
     assert_queued(
@@ -213,7 +213,7 @@ async fn group_example_goes_to_the_group_jid(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn ai_example_without_a_model_renders_raw_data_as_lines_in_order(b: Backend) {
+async fn ai_example_without_a_model_renders_raw_data_as_lines_in_order(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(AI_EXAMPLE).await;
     assert_queued(
@@ -228,7 +228,7 @@ async fn ai_example_without_a_model_renders_raw_data_as_lines_in_order(b: Backen
     app.gw.stop().await;
 }
 
-async fn php_example_renders_the_order_as_given(b: Backend) {
+async fn php_example_renders_the_order_as_given(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(PHP_EXAMPLE).await;
     assert_queued(
@@ -245,7 +245,7 @@ async fn php_example_renders_the_order_as_given(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn image_example_queues_an_image_with_caption(b: Backend) {
+async fn image_example_queues_an_image_with_caption(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(IMAGE_EXAMPLE).await;
     assert_queued(
@@ -265,7 +265,7 @@ async fn image_example_queues_an_image_with_caption(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn file_example_queues_a_document(b: Backend) {
+async fn file_example_queues_a_document(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(FILE_EXAMPLE).await;
     assert_queued(
@@ -296,7 +296,7 @@ async fn file_example_queues_a_document(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn location_example_echoes_the_location(b: Backend) {
+async fn location_example_echoes_the_location(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(LOCATION_EXAMPLE).await;
     assert_queued(
@@ -316,7 +316,7 @@ async fn location_example_echoes_the_location(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn group_image_ai_example_captions_with_the_raw_string(b: Backend) {
+async fn group_image_ai_example_captions_with_the_raw_string(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let a = app.send_seed(GROUP_IMAGE_AI_EXAMPLE).await;
     assert_queued(
@@ -335,7 +335,7 @@ async fn group_image_ai_example_captions_with_the_raw_string(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn job_ids_are_distinct_increasing_numbers(b: Backend) {
+async fn job_ids_are_distinct_increasing_numbers(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let mut last = 0u64;
     for _ in 0..3 {
@@ -347,7 +347,7 @@ async fn job_ids_are_distinct_increasing_numbers(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn priority_and_c_us_recipients_map_onto_the_queue(b: Backend) {
+async fn priority_and_c_us_recipients_map_onto_the_queue(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     for (priority, to) in [("high", "6281234567890@c.us"), ("low", "6281234567890")] {
         let body = json!({ "app_id": app.app_id, "secret_key": app.secret, "to": to, "priority": priority, "content": { "text": "x" } });
@@ -380,7 +380,7 @@ async fn priority_and_c_us_recipients_map_onto_the_queue(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn missing_credentials_are_401(b: Backend) {
+async fn missing_credentials_are_401(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let msg = "app_id dan secret_key wajib disertakan";
     let cases = [
@@ -396,7 +396,7 @@ async fn missing_credentials_are_401(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn a_wrong_secret_or_another_apps_secret_is_401(b: Backend) {
+async fn a_wrong_secret_or_another_apps_secret_is_401(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let (_, other_secret) = app
         .gw
@@ -422,7 +422,7 @@ async fn a_wrong_secret_or_another_apps_secret_is_401(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn a_disabled_app_is_403_until_enabled_again(b: Backend) {
+async fn a_disabled_app_is_403_until_enabled_again(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let path = format!("/v1/keys/{}", app.app_id);
     let off = app
@@ -446,7 +446,7 @@ async fn a_disabled_app_is_403_until_enabled_again(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn content_without_text_raw_data_or_file_is_400(b: Backend) {
+async fn content_without_text_raw_data_or_file_is_400(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let msg = "content harus memiliki minimal salah satu: text, raw_data, atau file";
     for content in [None, Some(json!({})), Some(json!({ "text": "" }))] {
@@ -460,7 +460,7 @@ async fn content_without_text_raw_data_or_file_is_400(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn an_app_without_a_device_is_400(b: Backend) {
+async fn an_app_without_a_device_is_400(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let (id, secret) = app
         .gw
@@ -486,7 +486,7 @@ async fn an_app_without_a_device_is_400(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn an_app_without_the_send_scope_is_403(b: Backend) {
+async fn an_app_without_the_send_scope_is_403(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let (id, secret) = app
         .gw
@@ -501,7 +501,7 @@ async fn an_app_without_the_send_scope_is_403(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn malformed_requests_get_the_error_shape(b: Backend) {
+async fn malformed_requests_get_the_error_shape(b: Db) {
     let Some(app) = app(b, &[]).await else { return };
     let base = json!({ "app_id": app.app_id, "secret_key": app.secret, "to": "6281234567890", "content": { "text": "x" } });
     let with = |k: &str, v: Value| {
@@ -603,7 +603,7 @@ async fn fake_completions(status: u16) -> (String, Arc<Mutex<Vec<(String, String
     (url, seen)
 }
 
-async fn use_ai_goes_through_the_configured_completions_endpoint(b: Backend) {
+async fn use_ai_goes_through_the_configured_completions_endpoint(b: Db) {
     let (url, seen) = fake_completions(200).await;
     let args = [
         "--ai-url",
@@ -650,7 +650,7 @@ async fn use_ai_goes_through_the_configured_completions_endpoint(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn a_failing_completions_endpoint_is_502_and_queues_nothing(b: Backend) {
+async fn a_failing_completions_endpoint_is_502_and_queues_nothing(b: Db) {
     let (url, _) = fake_completions(500).await;
     let Some(app) = app(b, &["--ai-url", &url, "--ai-model", "m"]).await else {
         return;
@@ -664,7 +664,7 @@ async fn a_failing_completions_endpoint_is_502_and_queues_nothing(b: Backend) {
     app.gw.stop().await;
 }
 
-async fn migration_script_runs_against_the_demo(b: Backend) {
+async fn migration_script_runs_against_the_demo(b: Db) {
     let Some(gw) = ContractGateway::start(b, &[]).await else {
         return;
     };
@@ -689,7 +689,7 @@ async fn migration_script_runs_against_the_demo(b: Backend) {
     gw.stop().await;
 }
 
-on_both_backends!(
+on_both_databases!(
     text_example_is_queued_with_the_documented_answer,
     group_example_goes_to_the_group_jid,
     ai_example_without_a_model_renders_raw_data_as_lines_in_order,

@@ -1,25 +1,12 @@
-//! The real `wasap serve --demo` binary for contract tests: one gateway per test, on a fresh
-//! SQLite file or a fresh PostgreSQL database, with a known admin key and HTTP helpers.
-
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+//! Call helpers of the WhatsHub (003) and wabot (001) contract tests, over the shared
+//! [`super::demo_gateway`] process: answers with status, headers, JSON and raw text, raw JSON
+//! bodies sent as written, and the device, key and message-log shortcuts those tests use.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// The admin key every test gateway runs with.
-pub const ADMIN: &str = "compat-tests-admin-key-0123456789";
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// Which database the gateway uses.
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use super::demo_gateway::{ADMIN, Db};
+use super::demo_gateway::{DemoGateway, poll};
 
 /// An HTTP answer: status, headers, JSON body (Null when empty or not JSON) and raw text.
 #[derive(Debug)]
@@ -30,134 +17,57 @@ pub struct Answer {
     pub text: String,
 }
 
-/// `wasap serve --demo` in a child process.
+/// `wasap serve --demo` (see [`DemoGateway`]) with the calls of the contract tests.
 pub struct ContractGateway {
-    child: Child,
+    inner: DemoGateway,
+    db: Db,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub base: String,
-    pub data_dir: PathBuf,
-    pg_database: Option<String>,
     http: reqwest::Client,
-}
-
-fn unique() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}_{t}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-async fn create_pg_database() -> Option<String> {
-    use sqlx::Executor;
-    sqlx::any::install_default_drivers();
-    let admin = match sqlx::AnyPool::connect(PG_ADMIN_URL).await {
-        Ok(p) => p,
-        Err(e) => {
-            if std::env::var_os("WASAP_REQUIRE_POSTGRES").is_some() {
-                panic!("PostgreSQL required (WASAP_REQUIRE_POSTGRES) but unreachable: {e}");
-            }
-            eprintln!("SKIPPED: no PostgreSQL at {PG_ADMIN_URL} ({e})");
-            return None;
-        }
-    };
-    let name = format!("wasap_compat_{}", unique());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    admin.close().await;
-    Some(name)
 }
 
 impl ContractGateway {
     /// Starts a gateway with `extra` arguments; None when PostgreSQL is wanted but absent
     /// (and not required).
-    pub async fn start(backend: Backend, extra: &[&str]) -> Option<ContractGateway> {
-        let pg_database = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(create_pg_database().await?),
-        };
-        let data_dir = std::env::temp_dir().join(format!("wasap-compat-{}", unique()));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasap"));
-        cmd.args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--pacing-ms",
-            "0",
-        ])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(extra)
-        .env("WASAP_ADMIN_KEY", ADMIN)
-        .env_remove("WASAP_DATABASE_URL")
-        .env_remove("WASAP_AI_URL")
-        .env_remove("WASAP_AI_MODEL")
-        .env_remove("WASAP_AI_KEY")
-        .env_remove("WASAP_PRICE_PER_MESSAGE")
-        .env("WASAP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-        if let Some(db) = &pg_database {
-            cmd.arg("--database-url")
-                .arg(format!("postgres://postgres@127.0.0.1:5432/{db}"));
-        }
-        let mut child = cmd.spawn().expect("wasap runs");
-        let stdout = child.stdout.take().unwrap();
-        let base = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let base = loop {
-                let line = lines
-                    .next()
-                    .expect("wasap printed its URL")
-                    .expect("stdout is text");
-                if let Some(rest) = line.strip_prefix("Wasap gateway listening on ") {
-                    break rest.trim().to_string();
-                }
-            };
-            // Keep draining stdout so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            base
+    pub async fn start(db: Db, extra: &[&str]) -> Option<ContractGateway> {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        // The start reads the child's output synchronously.
+        let inner = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+            DemoGateway::start(db, &refs)
         })
         .await
-        .unwrap();
+        .unwrap()?;
         Some(ContractGateway {
-            child,
-            base,
-            data_dir,
-            pg_database,
+            base: inner.base.clone(),
+            inner,
+            db,
             http: reqwest::Client::new(),
         })
     }
 
-    /// The URL of the gateway's database (to reach under the API, e.g. to inject a fault).
-    pub fn database_url(&self) -> String {
-        match &self.pg_database {
-            Some(db) => format!("postgres://postgres@127.0.0.1:5432/{db}"),
-            None => format!("sqlite://{}", self.data_dir.join("wasap.db").display()),
-        }
+    /// Stops the gateway and drops its database.
+    pub async fn stop(self) {
+        // DemoGateway's Drop kills the process and removes its data.
+        tokio::task::spawn_blocking(move || drop(self.inner))
+            .await
+            .unwrap();
     }
 
-    /// Stops the gateway and drops its database.
-    pub async fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Some(name) = self.pg_database.take()
-            && let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN_URL).await
-        {
-            use sqlx::Executor;
-            let _ = admin
-                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await;
-            admin.close().await;
+    /// Drops `table` under the running gateway (to provoke a server fault).
+    pub async fn drop_table(&self, table: &str) {
+        match self.db {
+            Db::Postgres => assert!(self.inner.psql(&format!("DROP TABLE {table}"))),
+            Db::Sqlite => {
+                sqlx::any::install_default_drivers();
+                let url = format!("sqlite://{}", self.inner.dir.join("wasap.db").display());
+                let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+                sqlx::query(&format!("DROP TABLE {table}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            }
         }
     }
 
@@ -213,31 +123,21 @@ impl ContractGateway {
 
     /// Creates a device (not connected) named `name`; returns its id.
     pub async fn device(&self, name: &str) -> String {
-        let a = self
-            .admin(Method::POST, "/v1/devices", Some(json!({ "name": name })))
-            .await;
-        assert_eq!(a.status, 201, "{}", a.text);
-        a.body["id"].as_str().unwrap().to_string()
+        self.inner.create_device(name).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Creates a device, connects it and waits until the demo phone linked it.
     pub async fn linked_device(&self, name: &str) -> String {
-        let id = self.device(name).await;
-        let a = self
-            .admin(Method::POST, &format!("/v1/devices/{id}/connect"), None)
-            .await;
-        assert_eq!(a.status, 202, "{}", a.text);
-        self.poll("device online", async || {
-            let d = self
-                .admin(Method::GET, &format!("/v1/devices/{id}"), None)
-                .await;
-            (d.body["status"] == "online").then_some(())
-        })
-        .await;
-        id
+        self.inner.link_device(name).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
-    /// Creates an API key; returns (id, key).
+    /// Creates an API key from a full `POST /v1/keys` body; returns (id, key).
     pub async fn key(&self, body: Value) -> (String, String) {
         let a = self.admin(Method::POST, "/v1/keys", Some(body)).await;
         assert_eq!(a.status, 201, "{}", a.text);
@@ -261,40 +161,7 @@ impl ContractGateway {
     }
 
     /// Retries `check` for up to 30 s.
-    pub async fn poll<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    pub async fn poll<T>(&self, what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+        poll(what, check).await
     }
-}
-
-impl Drop for ContractGateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One SQLite and one PostgreSQL test per `async fn(Backend)`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::common::contract_gateway::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name($crate::common::contract_gateway::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
 }
