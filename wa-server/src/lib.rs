@@ -137,7 +137,7 @@ impl ServerBuilder {
     }
 
     /// The composer of WhatsHub `use_ai` messages (default: an [`OpenAiComposer`] when
-    /// [`Config::ai`] is set, else the deterministic [`PlainComposer`]).
+    /// [`CompatConfig::ai`] is set, else the deterministic [`PlainComposer`]).
     pub fn composer(mut self, composer: Arc<dyn Composer>) -> Self {
         self.composer = Some(composer);
         self
