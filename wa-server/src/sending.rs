@@ -106,11 +106,9 @@ pub struct QueuedMessage {
     pub wa_message_id: String,
     /// When it was accepted, unix milliseconds.
     pub created_at: i64,
-    /// Its job number: unique, assigned in accept order (WhatsHub's `jobId`).
-    #[allow(dead_code)] // read by the compatibility APIs
+    /// Its job number: unique, assigned in commit order (WhatsHub's `jobId`).
     pub job_no: i64,
     /// The conversation (chat of the device) it belongs to.
-    #[allow(dead_code)] // read by the compatibility APIs
     pub conversation_id: String,
     /// The native API's JSON view of the message.
     pub view: Value,
