@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use wasap::server::{ClientTransport, ClientTransportConfig, Config, Demo, DemoLinker, Server};
+use wasap::server::{
+    AiConfig, ClientTransport, ClientTransportConfig, Config, Demo, DemoLinker, Server,
+};
 
 /// Arguments of `wasap serve`.
 #[derive(Debug, clap::Args)]
@@ -76,6 +78,21 @@ pub struct Args {
     /// SatuApps-compatible API: requests per minute per API key on `/api/profile` (default 20).
     #[arg(long, value_name = "N")]
     satuapps_user_rate: Option<u32>,
+    /// OpenAI-compatible endpoint that composes WhatsHub `use_ai` messages, e.g.
+    /// `https://api.openai.com/v1` (requests go to `{url}/chat/completions`). Without it,
+    /// `raw_data` is rendered as readable lines instead.
+    #[arg(long, env = "WASAP_AI_URL", value_name = "URL")]
+    ai_url: Option<String>,
+    /// Model name for `--ai-url` (required with it).
+    #[arg(long, env = "WASAP_AI_MODEL", value_name = "MODEL")]
+    ai_model: Option<String>,
+    /// Bearer key for `--ai-url` (prefer the environment variable: arguments are visible to
+    /// other local users).
+    #[arg(long, env = "WASAP_AI_KEY", value_name = "KEY", hide_env_values = true)]
+    ai_key: Option<String>,
+    /// How long one AI completion may take, in milliseconds (default 30000).
+    #[arg(long, env = "WASAP_AI_TIMEOUT_MS", value_name = "MS")]
+    ai_timeout_ms: Option<u64>,
 }
 
 /// `N` or `MIN-MAX` milliseconds.
@@ -228,6 +245,21 @@ async fn serve(args: Args) -> Result<(), String> {
     if let Some(v) = args.webhook_timeout_ms {
         config.webhooks.timeout = ms(v);
     }
+    config.compat.ai = match (&args.ai_url, &args.ai_model) {
+        (None, _) => None,
+        (Some(_), None) => return Err("--ai-url needs --ai-model".into()),
+        (Some(url), Some(model)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err("--ai-url must be an http(s) URL".into());
+            }
+            Some(AiConfig {
+                url: url.clone(),
+                model: model.clone(),
+                key: args.ai_key.clone(),
+                timeout: ms(args.ai_timeout_ms.unwrap_or(30_000)),
+            })
+        }
+    };
     if args.demo {
         // Everything runs on this machine in the demo: local receivers and media servers.
         config

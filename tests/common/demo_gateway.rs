@@ -89,6 +89,10 @@ impl DemoGateway {
         .env("WASAP_ADMIN_KEY", ADMIN)
         .env_remove("WASAP_DATABASE_URL")
         .env_remove("WASAP_PUBLIC_URL")
+        .env_remove("WASAP_PRICE_PER_MESSAGE")
+        .env_remove("WASAP_AI_URL")
+        .env_remove("WASAP_AI_MODEL")
+        .env_remove("WASAP_AI_KEY")
         .env("WASAP_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -81,6 +81,9 @@ pub struct CompatConfig {
     pub satuapps_device_per_minute: u32,
     /// SatuApps: requests per minute per API key on `/api/profile` (the seed's 20).
     pub satuapps_user_per_minute: u32,
+    /// WhatsHub: the AI composer of `use_ai` messages; `None` (the default) renders
+    /// `raw_data` deterministically instead.
+    pub ai: Option<AiConfig>,
 }
 
 impl Default for CompatConfig {
@@ -89,7 +92,32 @@ impl Default for CompatConfig {
             public_url: None,
             satuapps_device_per_minute: 60,
             satuapps_user_per_minute: 20,
+            ai: None,
         }
+    }
+}
+
+/// The OpenAI-compatible chat-completions endpoint that composes WhatsHub `use_ai` messages.
+#[derive(Clone)]
+pub struct AiConfig {
+    /// Base URL; requests go to `{url}/chat/completions` (e.g. `https://api.openai.com/v1`).
+    pub url: String,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Bearer key, when the endpoint wants one. Never logged.
+    pub key: Option<String>,
+    /// How long one completion may take.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 

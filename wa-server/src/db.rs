@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_device_numbers.sql"),
     ),
     (
+        4,
+        "compat_whatshub_wabot",
+        include_str!("../migrations/0004_compat_whatshub_wabot.sql"),
+    ),
+    (
         5,
         "dashboard",
         include_str!("../migrations/0005_dashboard.sql"),

@@ -295,6 +295,9 @@ async fn store_inbound(
     if let Some(d) = m.media.as_ref().and_then(|x| x.download.as_ref()) {
         stored["media_download"] = serde_json::to_value(d).expect("serializable");
     }
+    // Group chats are named by the group, not by whoever wrote last.
+    let name = (!m.is_group).then_some(m.push_name.as_deref()).flatten();
+    let conversation = crate::conversations::touch(tx, device_id, &m.chat, name, now).await?;
     sqlx::query(
         "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, $5, $6, 'received', $7, 1, 0, $8, $8, $8)",
     )
@@ -323,6 +326,8 @@ async fn store_inbound(
         "mentions": m.mentions,
         "is_group": m.is_group,
         "timestamp": rfc3339(m.timestamp_ms),
+        // Automation reading this event must stay quiet while an agent handles the chat.
+        "conversation": { "id": conversation.id, "status": conversation.status },
     })))
 }
 

@@ -23,6 +23,7 @@ mod auth;
 pub mod client_transport;
 mod compat;
 pub mod config;
+mod conversations;
 pub mod credits;
 mod dashboard;
 mod db;
@@ -56,7 +57,8 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub use client_transport::{AutoLinker, ClientTransport, ClientTransportConfig};
-pub use config::{CompatConfig, Config, QueueConfig, WebhookConfig};
+pub use compat::composer::{ComposeError, ComposeRequest, Composer, OpenAiComposer, PlainComposer};
+pub use config::{AiConfig, CompatConfig, Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use demo::{Demo, DemoLinker};
 pub use transport::{
@@ -92,6 +94,7 @@ pub struct ServerBuilder {
     admin_key: Option<String>,
     config: Config,
     transport: Option<Arc<dyn DeviceTransport>>,
+    composer: Option<Arc<dyn Composer>>,
 }
 
 impl ServerBuilder {
@@ -133,6 +136,13 @@ impl ServerBuilder {
         self
     }
 
+    /// The composer of WhatsHub `use_ai` messages (default: an [`OpenAiComposer`] when
+    /// [`CompatConfig::ai`] is set, else the deterministic [`PlainComposer`]).
+    pub fn composer(mut self, composer: Arc<dyn Composer>) -> Self {
+        self.composer = Some(composer);
+        self
+    }
+
     /// Connects to the database, applies migrations and provisions the admin key.
     pub async fn build(self) -> Result<Server, ServerError> {
         let url = match (self.database_url, &self.data_dir) {
@@ -152,6 +162,13 @@ impl ServerBuilder {
                 "queue min_delay exceeds max_delay".into(),
             ));
         }
+        let composer: Arc<dyn Composer> = match (self.composer, &self.config.compat.ai) {
+            (Some(c), _) => c,
+            (None, Some(ai)) => {
+                Arc::new(OpenAiComposer::new(ai).map_err(|e| ServerError::Config(e.to_string()))?)
+            }
+            (None, None) => Arc::new(PlainComposer),
+        };
         let db = db::Db::connect(&url).await?;
         let initial_admin_key = provision_admin_key(&db, self.admin_key.as_deref()).await?;
         let (events, _) = tokio::sync::broadcast::channel(1024);
@@ -172,6 +189,7 @@ impl ServerBuilder {
             stop: Default::default(),
             listen_url: Default::default(),
             compat_limits: Default::default(),
+            composer,
         };
         Ok(Server {
             state: AppState(Arc::new(inner)),

@@ -64,6 +64,13 @@ pub struct NewMessage {
     pub api_key_id: Option<String>,
 }
 
+/// What a compatibility API records with a message besides its content.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    /// Who the message is sent as (wabot's `HUMAN_AGENT`, `BOT`, `SYSTEM`).
+    pub sent_as: Option<String>,
+}
+
 /// An `Idempotency-Key` presented with a request.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
@@ -99,6 +106,10 @@ pub struct QueuedMessage {
     pub wa_message_id: String,
     /// When it was accepted, unix milliseconds.
     pub created_at: i64,
+    /// Its job number: unique, assigned in commit order (WhatsHub's `jobId`).
+    pub job_no: i64,
+    /// The conversation (chat of the device) it belongs to.
+    pub conversation_id: String,
     /// The native API's JSON view of the message.
     pub view: Value,
 }
@@ -167,6 +178,17 @@ pub async fn enqueue(
     idem: Option<&Idempotency>,
     render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
 ) -> Result<Answer, ApiError> {
+    enqueue_annotated(st, msg, &Annotations::default(), idem, render).await
+}
+
+/// [`enqueue`] that also records `notes` with the message.
+pub async fn enqueue_annotated(
+    st: &AppState,
+    msg: NewMessage,
+    notes: &Annotations,
+    idem: Option<&Idempotency>,
+    render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
+) -> Result<Answer, ApiError> {
     if let Some(k) = idem
         && let Some(a) = replay(st, k).await?
     {
@@ -177,7 +199,7 @@ pub async fn enqueue(
     }
     let device_id = msg.device_id.clone();
     let mut tx = st.db.pool.begin().await?;
-    let queued = insert(st, &mut tx, msg).await?;
+    let queued = insert_annotated(st, &mut tx, msg, notes).await?;
     let (status, body) = render(&queued);
     let mut raced = false;
     if let Some(k) = idem {
@@ -235,6 +257,16 @@ pub async fn insert(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     msg: NewMessage,
 ) -> Result<QueuedMessage, ApiError> {
+    insert_annotated(st, tx, msg, &Annotations::default()).await
+}
+
+/// [`insert`] that also records `notes` with the message.
+pub async fn insert_annotated(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    msg: NewMessage,
+    notes: &Annotations,
+) -> Result<QueuedMessage, ApiError> {
     let now = now_ms();
     let due = msg.send_at.unwrap_or(now).max(now);
     let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
@@ -264,8 +296,15 @@ pub async fn insert(
             crate::credits::CreditError::Db(e) => e.into(),
         })?;
     }
+    // The counter row stays locked until commit, so job numbers follow commit order and a
+    // rolled-back insert gives its number back.
+    let (job_no,): (i64,) =
+        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'jobs' RETURNING value")
+            .fetch_one(&mut **tx)
+            .await?;
+    let conversation = crate::conversations::touch(tx, &msg.device_id, &msg.to, None, now).await?;
     sqlx::query(
-        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12)",
+        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at, job_no, sent_as) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12, $13, $14)",
     )
     .bind(&id)
     .bind(&msg.device_id)
@@ -279,23 +318,29 @@ pub async fn insert(
     .bind(due)
     .bind(expires_at)
     .bind(now)
+    .bind(job_no)
+    .bind(notes.sent_as.clone())
     .execute(&mut **tx)
     .await?;
+    let mut view = crate::api::message_view_new(
+        &id,
+        &msg.device_id,
+        &msg.to,
+        kind,
+        &stored_json,
+        &wa_id,
+        msg.priority.rank(),
+        msg.send_at,
+        msg.reference_id.as_deref(),
+        now,
+    );
+    view["job_no"] = job_no.into();
     Ok(QueuedMessage {
-        view: crate::api::message_view_new(
-            &id,
-            &msg.device_id,
-            &msg.to,
-            kind,
-            &stored_json,
-            &wa_id,
-            msg.priority.rank(),
-            msg.send_at,
-            msg.reference_id.as_deref(),
-            now,
-        ),
+        view,
         id,
         wa_message_id: wa_id,
         created_at: now,
+        job_no,
+        conversation_id: conversation.id,
     })
 }

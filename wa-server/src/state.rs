@@ -73,6 +73,8 @@ pub struct Inner {
     pub listen_url: std::sync::OnceLock<String>,
     /// Rate limits of the compatibility APIs.
     pub compat_limits: crate::compat::Limits,
+    /// Composes WhatsHub `use_ai` messages.
+    pub composer: Arc<dyn crate::compat::composer::Composer>,
 }
 
 /// Cheap-to-clone handle on [`Inner`].

@@ -92,7 +92,7 @@ pub struct SendMessage {
     reference_id: Option<String>,
 }
 
-const COLS: &str = "id, device_id, direction, chat, sender, kind, content, status, failure_reason, wa_message_id, priority, send_at, reference_id, attempts, created_at, updated_at, sent_at, delivered_at, read_at";
+const COLS: &str = "id, device_id, direction, chat, sender, kind, content, status, failure_reason, wa_message_id, priority, send_at, reference_id, attempts, job_no, created_at, updated_at, sent_at, delivered_at, read_at";
 
 fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
     let content: String = r.try_get("content")?;
@@ -114,6 +114,7 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
         "send_at": ts(r.try_get("send_at")?),
         "reference_id": r.try_get::<Option<String>, _>("reference_id")?,
         "attempts": r.try_get::<i64, _>("attempts")?,
+        "job_no": r.try_get::<Option<i64>, _>("job_no")?,
         "created_at": ts(Some(r.try_get("created_at")?)),
         "updated_at": ts(Some(r.try_get("updated_at")?)),
         "sent_at": ts(r.try_get("sent_at")?),
@@ -394,6 +395,7 @@ pub struct LogQuery {
     until: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
+    job_no: Option<i64>,
 }
 
 enum Param {
@@ -438,6 +440,9 @@ pub async fn list(
             ));
         }
         push("status = ?", Param::S(s), &mut conds);
+    }
+    if let Some(n) = q.job_no {
+        push("job_no = ?", Param::I(n), &mut conds);
     }
     if let Some(s) = q.since {
         let t = parse_rfc3339(&s)

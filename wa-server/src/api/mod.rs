@@ -46,6 +46,7 @@ fn table() -> Vec<Entry> {
         ("POST", "/v1/keys", AD, post(keys::create)),
         ("GET", "/v1/keys", AD, get(keys::list)),
         ("DELETE", "/v1/keys/{id}", AD, delete(keys::revoke)),
+        ("PATCH", "/v1/keys/{id}", AD, patch(keys::update)),
         ("POST", "/v1/devices", DW, post(devices::create)),
         ("GET", "/v1/devices", DR, get(devices::list)),
         ("GET", "/v1/devices/{id}", DR, get(devices::get_one)),

@@ -5,8 +5,12 @@
 //! the contracts' rate limiters, and their route table (mounted outside the native scope
 //! guard, because each contract answers errors in its own shape).
 
+pub mod composer;
+pub mod ordered;
 pub mod satuapps;
 pub mod waapi;
+pub mod wabot;
+pub mod whatshub;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -39,6 +43,8 @@ pub(crate) type Entry = (
 fn table() -> Vec<Entry> {
     let mut t = waapi::table();
     t.extend(satuapps::table());
+    t.extend(whatshub::table());
+    t.extend(wabot::table());
     t
 }
 
@@ -48,6 +54,8 @@ pub fn routes() -> Router<AppState> {
     table()
         .into_iter()
         .fold(Router::new(), |r, (_, path, _, h)| r.route(path, h))
+        // Not operations, so not in the table: unknown paths under wabot's base URL.
+        .merge(wabot::unknown_routes())
 }
 
 /// (method, path, scope) of every compatibility route.
@@ -60,6 +68,8 @@ pub fn route_list() -> Vec<(&'static str, &'static str, Option<&'static str>)> {
 pub fn openapi_ops() -> Vec<(&'static str, &'static str, Value)> {
     let mut ops = waapi::openapi_ops();
     ops.extend(satuapps::openapi_ops());
+    ops.extend(whatshub::openapi_ops());
+    ops.extend(wabot::openapi_ops());
     ops
 }
 
