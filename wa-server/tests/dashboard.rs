@@ -391,6 +391,35 @@ async fn revoking_the_key_or_logging_out_ends_the_session(db: Db) {
     h.stop().await;
 }
 
+async fn disabling_the_key_ends_its_sessions_until_it_is_enabled_again(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let (key_id, key) = new_key(&h, "operator", &["dashboard"]).await;
+    let mut b = Browser::new(&h);
+    b.login(&key).await;
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    let (s, v) = h
+        .admin(
+            Method::PATCH,
+            &format!("/v1/keys/{key_id}"),
+            Some(serde_json::json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(b.get("/dashboard").await.location(), "/dashboard/login");
+    let (s, v) = h
+        .admin(
+            Method::PATCH,
+            &format!("/v1/keys/{key_id}"),
+            Some(serde_json::json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+    h.stop().await;
+}
+
 fn secret_on(page: &str) -> String {
     let start = page.find("data-secret>").expect("a secret is shown") + "data-secret>".len();
     let len = page[start..].find('<').unwrap();
@@ -827,6 +856,7 @@ both_backends!(
     hostile_names_are_shown_as_text,
     pages_forbid_framing_and_inline_script,
     revoking_the_key_or_logging_out_ends_the_session,
+    disabling_the_key_ends_its_sessions_until_it_is_enabled_again,
     device_tokens_are_shown_once_bound_to_their_device_and_rotated,
     csv_import_creates_contacts_and_reports_bad_rows,
     a_test_message_is_queued_through_the_send_route,

@@ -130,7 +130,7 @@ pub(crate) async fn current(d: &Dash, headers: &HeaderMap) -> Result<Option<Sess
     };
     let id = sha256_hex(token.as_bytes());
     let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.csrf, s.key_id, s.expires_at, k.name, k.scopes, k.device_id FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id AND k.hash = s.key_hash WHERE s.id = $1 AND k.revoked_at IS NULL",
+        "SELECT s.csrf, s.key_id, s.expires_at, k.name, k.scopes, k.device_id FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id AND k.hash = s.key_hash WHERE s.id = $1 AND k.revoked_at IS NULL AND k.disabled_at IS NULL",
     )
     .bind(&id)
     .fetch_optional(&d.st.db.pool)
