@@ -3,80 +3,12 @@
 //! delivered and its echo lands in the message log; after SIGTERM and a restart on the same
 //! data directory the key stays valid (and is not printed again) and the device comes back.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::serve::Gateway;
 use serde_json::{Value, json};
-
-struct Gateway {
-    child: Child,
-    url: String,
-    admin_key: Option<String>,
-}
-
-impl Gateway {
-    fn start(data_dir: &std::path::Path) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasap"))
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env_remove("WASAP_ADMIN_KEY")
-            .env_remove("WASAP_DATABASE_URL")
-            .env("WASAP_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("wasap runs");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut admin_key = None;
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("wasap printed its URL")
-                .expect("stdout is text");
-            if let Some(k) = line.split_whitespace().find(|w| w.starts_with("wsk_")) {
-                admin_key = Some(k.to_string());
-            }
-            if let Some(rest) = line.strip_prefix("Wasap gateway listening on ") {
-                break rest.trim().to_string();
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Gateway {
-            child,
-            url,
-            admin_key,
-        }
-    }
-
-    fn terminate(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "wasap exited with {status}");
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "wasap did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn call(url: &str, key: &str, method: reqwest::Method, body: Option<Value>) -> (u16, Value) {
     let mut rb = reqwest::Client::new().request(method, url).bearer_auth(key);

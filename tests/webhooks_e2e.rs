@@ -694,10 +694,15 @@ async fn failing_receivers_are_retried_dead_lettered_and_redelivered_sse_resumes
     })
     .await;
     assert_eq!(satu_msg.headers["x-device-api-key"], satu_secret);
+    // SatuApps names devices by number.
+    let (_, linked) = gw
+        .call(reqwest::Method::GET, &format!("/v1/devices/{device}"), None)
+        .await;
+    assert!(linked["number"].is_i64(), "{linked}");
     assert_eq!(
         satu_msg.event,
         json!({
-            "event": "message", "device_id": device, "direction": "in",
+            "event": "message", "device_id": linked["number"], "direction": "in",
             "from": format!("{}@s.whatsapp.net", senders[0].number()), "to": owner.number(),
             "type": "text", "message": "is my order on its way?",
             "timestamp": satu_msg.event["timestamp"], "message_id": satu_msg.event["message_id"],

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use wasap::server::{ClientTransport, ClientTransportConfig, Config, Demo, DemoLinker, Server};
+use wasap::server::{
+    AiConfig, ClientTransport, ClientTransportConfig, Config, Demo, DemoLinker, Server,
+};
 
 /// Arguments of `wasap serve`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +35,10 @@ pub struct Args {
     /// contacts 6281100000001..3 echo every text. Overrides `--wa-url` and `--wa-root-key`.
     #[arg(long)]
     demo: bool,
+    /// With `--demo`: how long a demo phone waits before it scans a device's QR code, in
+    /// milliseconds, so that the code can be watched in the dashboard (default 0).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    demo_scan_delay_ms: u64,
     /// Networks media URLs may point at although they are private or loopback (repeatable,
     /// e.g. `127.0.0.0/8`); `--demo` allows loopback.
     #[arg(long = "media-allow", value_name = "CIDR")]
@@ -62,6 +68,31 @@ pub struct Args {
     /// credit with `POST /v1/credits/grants`; a send the balance does not cover is refused.
     #[arg(long, env = "WASAP_PRICE_PER_MESSAGE", value_name = "CREDITS")]
     price_per_message: Option<i64>,
+    /// The gateway's public base URL (e.g. behind a proxy or tunnel), reported as `publicUrl`
+    /// by the waapi-compatible `/api/status`; default the listen address URL.
+    #[arg(long, env = "WASAP_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// SatuApps-compatible API: requests per minute per device on `/api/wa/…` (default 60).
+    #[arg(long, value_name = "N")]
+    satuapps_device_rate: Option<u32>,
+    /// SatuApps-compatible API: requests per minute per API key on `/api/profile` (default 20).
+    #[arg(long, value_name = "N")]
+    satuapps_user_rate: Option<u32>,
+    /// OpenAI-compatible endpoint that composes WhatsHub `use_ai` messages, e.g.
+    /// `https://api.openai.com/v1` (requests go to `{url}/chat/completions`). Without it,
+    /// `raw_data` is rendered as readable lines instead.
+    #[arg(long, env = "WASAP_AI_URL", value_name = "URL")]
+    ai_url: Option<String>,
+    /// Model name for `--ai-url` (required with it).
+    #[arg(long, env = "WASAP_AI_MODEL", value_name = "MODEL")]
+    ai_model: Option<String>,
+    /// Bearer key for `--ai-url` (prefer the environment variable: arguments are visible to
+    /// other local users).
+    #[arg(long, env = "WASAP_AI_KEY", value_name = "KEY", hide_env_values = true)]
+    ai_key: Option<String>,
+    /// How long one AI completion may take, in milliseconds (default 30000).
+    #[arg(long, env = "WASAP_AI_TIMEOUT_MS", value_name = "MS")]
+    ai_timeout_ms: Option<u64>,
 }
 
 /// `N` or `MIN-MAX` milliseconds.
@@ -98,6 +129,15 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An http(s) URL without a trailing slash, or None.
+fn url_ok(u: &str) -> Option<String> {
+    let u = u.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))?;
+    (!rest.is_empty() && !rest.contains(char::is_whitespace)).then(|| u.to_string())
 }
 
 fn root_key(hex_key: &str) -> Result<[u8; 32], String> {
@@ -141,6 +181,7 @@ async fn serve(args: Args) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("demo sandbox: {e}"))?,
         );
+        demo.set_scan_delay(std::time::Duration::from_millis(args.demo_scan_delay_ms));
         tc.ws_url = Some(demo.ws_url());
         tc.root_key = Some(demo.root_key());
         tc.auto_linker = Some(Arc::new(DemoLinker(demo.clone())));
@@ -178,9 +219,47 @@ async fn serve(args: Args) -> Result<(), String> {
         }
         config.price_per_message = v;
     }
+    if let Some(u) = &args.public_url {
+        let parsed = url_ok(u).ok_or("--public-url must be an http(s) URL")?;
+        config.compat.public_url = Some(parsed);
+    }
+    for (flag, v, slot) in [
+        (
+            "--satuapps-device-rate",
+            args.satuapps_device_rate,
+            &mut config.compat.satuapps_device_per_minute,
+        ),
+        (
+            "--satuapps-user-rate",
+            args.satuapps_user_rate,
+            &mut config.compat.satuapps_user_per_minute,
+        ),
+    ] {
+        if let Some(v) = v {
+            if v == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
+            *slot = v;
+        }
+    }
     if let Some(v) = args.webhook_timeout_ms {
         config.webhooks.timeout = ms(v);
     }
+    config.compat.ai = match (&args.ai_url, &args.ai_model) {
+        (None, _) => None,
+        (Some(_), None) => return Err("--ai-url needs --ai-model".into()),
+        (Some(url), Some(model)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err("--ai-url must be an http(s) URL".into());
+            }
+            Some(AiConfig {
+                url: url.clone(),
+                model: model.clone(),
+                key: args.ai_key.clone(),
+                timeout: ms(args.ai_timeout_ms.unwrap_or(30_000)),
+            })
+        }
+    };
     if args.demo {
         // Everything runs on this machine in the demo: local receivers and media servers.
         config

@@ -137,6 +137,12 @@ pub struct MessageInfo {
     pub is_group: bool,
     /// The message was queued while we were offline.
     pub offline: bool,
+    /// The sender's LID (`…@lid`, no device) when known: the sender itself when the message is
+    /// LID-addressed, otherwise the server's `sender_lid` / `participant_lid` hint.
+    pub sender_lid: Option<Jid>,
+    /// The sender's phone-number JID (`…@s.whatsapp.net`, no device) when known: the sender
+    /// itself when PN-addressed, otherwise the server's `sender_pn` / `participant_pn` hint.
+    pub sender_pn: Option<Jid>,
 }
 
 /// A received message.

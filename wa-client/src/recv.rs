@@ -375,6 +375,8 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
             }
         }
     }
+    let sender_lid = sender_alt(node, &sender, "lid");
+    let sender_pn = sender_alt(node, &sender, "pn");
     let info = MessageInfo {
         id: id.clone(),
         chat,
@@ -387,6 +389,8 @@ async fn handle_message(inner: &Arc<Inner>, node: &Node) {
         push_name: node.attr("notify").map(str::to_owned),
         is_group,
         offline: node.attr("offline").is_some(),
+        sender_lid,
+        sender_pn,
     };
     match (result, failure) {
         (Some(message), _) => {
@@ -475,4 +479,30 @@ async fn send_retry_receipt(inner: &Arc<Inner>, message: &Node) {
         Node::new("keys").with_children(keys),
     ]);
     let _ = inner.send_node(&receipt);
+}
+
+/// The sender's user JID on the other addressing side (`which` = "lid" or "pn"): the sender
+/// itself when it is already on that side, otherwise the server's hint attribute
+/// (`participant_*` in groups, `sender_*` in 1:1 chats). Malformed hints are ignored.
+fn sender_alt(node: &Node, sender: &Jid, which: &str) -> Option<Jid> {
+    let want_lid = which == "lid";
+    if (sender.server == wa_core::binary::Server::Lid) == want_lid {
+        return Some(sender.to_non_ad());
+    }
+    let hint = if node.attr("participant").is_some() {
+        node.attr(if want_lid {
+            "participant_lid"
+        } else {
+            "participant_pn"
+        })
+    } else {
+        node.attr(if want_lid { "sender_lid" } else { "sender_pn" })
+    };
+    let jid: Jid = hint?.parse().ok()?;
+    let right_side = if want_lid {
+        jid.server == wa_core::binary::Server::Lid
+    } else {
+        jid.server == wa_core::binary::Server::Pn
+    };
+    right_side.then(|| jid.to_non_ad())
 }

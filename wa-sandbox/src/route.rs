@@ -58,6 +58,12 @@ pub(crate) fn route_message(
         }
     }
 
+    // Like WhatsApp's server, tell recipients the sender's LID next to its phone-number JID
+    // (`participant_lid` in groups, `sender_lid` in 1:1 chats).
+    let sender_lid = w
+        .accounts
+        .get(number)
+        .map(|a| Jid::lid(a.lid.clone()).to_string());
     let build =
         |from: String, participant: Option<String>, recipient: Option<String>, encs: Vec<Node>| {
             let mut m = Node::new("message")
@@ -65,8 +71,16 @@ pub(crate) fn route_message(
                 .with_attr("id", id.clone())
                 .with_attr("t", t.clone())
                 .with_attr("type", kind.clone());
+            let lid_attr = if participant.is_some() {
+                "participant_lid"
+            } else {
+                "sender_lid"
+            };
             if let Some(p) = participant {
                 m = m.with_attr("participant", p);
+            }
+            if let Some(lid) = &sender_lid {
+                m = m.with_attr(lid_attr, lid.clone());
             }
             if let Some(r) = recipient {
                 m = m.with_attr("recipient", r);

@@ -33,6 +33,14 @@ pub const SCOPES: &[&str] = &[
     "contacts:read",
     "contacts:write",
     "credits:read",
+    "conversations:read",
+    "conversations:write",
+    "products:read",
+    "products:write",
+    "usage:read",
+    // Opens the web dashboard (`/dashboard`), where the person acts with every scope above
+    // except `admin:*`; the key itself gains nothing else on the API.
+    "dashboard",
     "admin:*",
 ];
 
@@ -54,7 +62,15 @@ pub fn key_prefix(key: &str) -> String {
     key.chars().take(PREFIX_LEN).collect()
 }
 
-type KeyRow = (String, String, String, Option<String>, Option<i64>);
+type KeyRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    Option<i64>,
+);
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -72,9 +88,13 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.scopes.iter().any(|s| s == "admin:*")
     }
+    /// Whether the key holds `scope` (or `admin:*`).
+    pub fn has(&self, scope: &str) -> bool {
+        self.is_admin() || self.scopes.iter().any(|s| s == scope)
+    }
     /// 403 unless the key holds `scope` (or `admin:*`).
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.is_admin() || self.scopes.iter().any(|s| s == scope) {
+        if self.has(scope) {
             Ok(())
         } else {
             Err(ApiError::missing_scope(scope))
@@ -116,28 +136,44 @@ impl FromRequestParts<AppState> for Principal {
 }
 
 /// Looks up a presented key (from whichever header or body field the route reads it),
-/// applies its rate limit, and returns the caller. 401 when the key is unknown or revoked,
-/// 429 when its bucket is empty.
+/// applies its rate limit, and returns the caller. 401 when the key is unknown, revoked or
+/// disabled, 429 when its bucket is empty.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let row = find_key(state, token)
+    let row = find_key_any(state, token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
-    if let Some(per_minute) = row.rate_limit_per_minute.filter(|r| *r > 0) {
-        state
-            .limiter
-            .check(&row.principal.key_id, per_minute as u32)
-            .map_err(ApiError::rate_limited)?;
+    if row.disabled {
+        return Err(ApiError::unauthorized("this API key is disabled"));
     }
+    rate_limit(state, &row)?;
     Ok(row.principal)
 }
 
-/// A key found by [`find_key`].
+/// Takes one request from the key's per-minute budget; 429 with the wait when it is spent.
+pub fn rate_limit(state: &AppState, row: &KeyRecord) -> Result<(), ApiError> {
+    if let Some(per_minute) = row.rate_limit_per_minute.filter(|r| *r > 0) {
+        state
+            .limiter
+            .check(
+                &row.principal.key_id,
+                per_minute.min(i64::from(u32::MAX)) as u32,
+            )
+            .map_err(ApiError::rate_limited)?;
+    }
+    Ok(())
+}
+
+/// A key found by [`find_key`] or [`find_key_any`].
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
     /// The caller it authenticates.
     pub principal: Principal,
     /// Its per-minute limit, when it has one.
     pub rate_limit_per_minute: Option<i64>,
+    /// The name given at creation (WhatsHub calls it the app).
+    pub name: String,
+    /// Switched off with `PATCH /v1/keys/{id}`: it authenticates nothing until re-enabled.
+    pub disabled: bool,
 }
 
 /// How long a verified key is trusted without reading the database again.
@@ -201,35 +237,47 @@ impl KeyCache {
     }
 }
 
-/// The live (not revoked) key whose hash matches `token`, without touching rate limits.
-/// Served from [`KeyCache`] when the key was verified less than [`KEY_CACHE_TTL`] ago.
+/// The live (not revoked, not disabled) key whose hash matches `token`, without touching
+/// rate limits.
+#[allow(dead_code)] // for contracts that read keys from bodies or other headers
 pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, ApiError> {
+    Ok(find_key_any(state, token).await?.filter(|k| !k.disabled))
+}
+
+/// Like [`find_key`], but also returns a disabled key (flagged), for contracts that answer a
+/// disabled key differently from an unknown one. Served from [`KeyCache`] when the key was
+/// verified less than [`KEY_CACHE_TTL`] ago.
+pub async fn find_key_any(state: &AppState, token: &str) -> Result<Option<KeyRecord>, ApiError> {
     let hash = sha256_hex(token.as_bytes());
     if let Some(record) = state.key_cache.get(&hash, Instant::now()) {
         return Ok(Some(record));
     }
     let generation = state.key_cache.generation();
     let rows: Vec<KeyRow> = sqlx::query_as(
-        "SELECT id, hash, scopes, device_id, rate_limit_per_minute FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
+        "SELECT id, hash, scopes, device_id, rate_limit_per_minute, name, disabled_at FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
     )
     .bind(key_prefix(token))
     .fetch_all(&state.db.pool)
     .await?;
     let mut found = None;
-    for (id, stored, scopes, device_id, rate) in rows {
+    for (id, stored, scopes, device_id, rate, name, disabled_at) in rows {
         // Compare every candidate so timing does not depend on which one matched.
         if ct_eq(stored.as_bytes(), hash.as_bytes()) {
-            found = Some((id, scopes, device_id, rate));
+            found = Some((id, scopes, device_id, rate, name, disabled_at));
         }
     }
-    let record = found.map(|(key_id, scopes, device_id, rate)| KeyRecord {
-        principal: Principal {
-            key_id,
-            scopes: serde_json::from_str(&scopes).unwrap_or_default(),
-            device_id,
+    let record = found.map(
+        |(key_id, scopes, device_id, rate, name, disabled_at)| KeyRecord {
+            principal: Principal {
+                key_id,
+                scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+                device_id,
+            },
+            rate_limit_per_minute: rate,
+            name,
+            disabled: disabled_at.is_some(),
         },
-        rate_limit_per_minute: rate,
-    });
+    );
     if let Some(r) = &record {
         state
             .key_cache
@@ -294,6 +342,8 @@ mod tests {
                 device_id: None,
             },
             rate_limit_per_minute: None,
+            name: "test".into(),
+            disabled: false,
         }
     }
 

@@ -24,8 +24,8 @@ use wa_core::Jid;
 
 use crate::transport::{
     DeviceStatus, DeviceTransport, EventSink, GroupMember, GroupMetadata, InboundMedia,
-    InboundMessage, MediaPayload, OutboundContent, OutboundMessage, ParticipantAction,
-    ParticipantOutcome, ReceiptKind, SendError, TransportError, TransportEvent,
+    InboundMessage, MediaDownload, MediaPayload, OutboundContent, OutboundMessage,
+    ParticipantAction, ParticipantOutcome, ReceiptKind, SendError, TransportError, TransportEvent,
 };
 
 /// Plays the phone's part when a device shows a QR code or asks for a pairing code. Used by
@@ -373,6 +373,23 @@ impl Pump {
                         });
                     }
                 }
+                Event::GroupUpdate {
+                    group,
+                    author,
+                    action,
+                    participants,
+                } if is_membership_change(&action) => {
+                    self.emit(TransportEvent::GroupParticipants {
+                        device_id: self.device_id.clone(),
+                        group: group.to_non_ad().to_string(),
+                        author: author.map(|a| a.to_non_ad().to_string()),
+                        action,
+                        participants: participants
+                            .iter()
+                            .map(|p| p.to_non_ad().to_string())
+                            .collect(),
+                    });
+                }
                 Event::Message(m) => {
                     if m.info.from_me {
                         continue;
@@ -390,6 +407,15 @@ impl Pump {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Group notifications that change who is in the group or who administers it (not the
+/// subject, description or settings).
+fn is_membership_change(action: &str) -> bool {
+    matches!(
+        action,
+        "add" | "remove" | "promote" | "demote" | "leave" | "join" | "invite" | "modify"
+    )
 }
 
 /// The gateway's view of a received message.
@@ -415,6 +441,7 @@ fn inbound(m: &wa_client::MessageEvent) -> InboundMessage {
             MessageContent::Document(d) => d.file_name.clone(),
             _ => None,
         },
+        download: media_download(kind, media),
     });
     let text = match content {
         MessageContent::Location(l) => l.name.clone().or_else(|| l.address.clone()),
@@ -434,6 +461,8 @@ fn inbound(m: &wa_client::MessageEvent) -> InboundMessage {
         wa_message_id: m.info.id.clone(),
         chat: m.info.chat.to_non_ad().to_string(),
         sender: m.info.sender.to_non_ad().to_string(),
+        sender_phone: m.info.sender_pn.as_ref().map(|j| j.user.clone()),
+        sender_lid: m.info.sender_lid.as_ref().map(|j| j.to_string()),
         text,
         timestamp_ms: (m.info.timestamp as i64).saturating_mul(1000),
         push_name: m.info.push_name.clone(),
@@ -446,6 +475,54 @@ fn inbound(m: &wa_client::MessageEvent) -> InboundMessage {
             .unwrap_or_default(),
         is_group: m.info.is_group,
     }
+}
+
+/// The stored download reference of received media; `None` without a usable key or location.
+fn media_download(kind: &str, m: &wa_client::message::Media) -> Option<MediaDownload> {
+    use base64::Engine;
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    let key = m.media_key32()?;
+    if m.direct_path.is_none() && m.url.is_none() {
+        return None;
+    }
+    Some(MediaDownload {
+        kind: kind.to_string(),
+        url: m.url.clone(),
+        direct_path: m.direct_path.clone(),
+        media_key: b64(&key),
+        file_sha256: m.file_sha256.as_deref().map(b64),
+        file_enc_sha256: m.file_enc_sha256.as_deref().map(b64),
+    })
+}
+
+/// The client's view of a stored download reference.
+fn media_of(d: &MediaDownload) -> Result<(wa_client::message::Media, MediaKind), TransportError> {
+    use base64::Engine;
+    let un = |v: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v)
+            .map_err(|_| TransportError::Failed("stored media reference is corrupt".into()))
+    };
+    let kind = match d.kind.as_str() {
+        "image" | "sticker" => MediaKind::Image,
+        "video" => MediaKind::Video,
+        "audio" => MediaKind::Audio,
+        "document" => MediaKind::Document,
+        other => {
+            return Err(TransportError::Failed(format!(
+                "no media download for kind {other}"
+            )));
+        }
+    };
+    let media = wa_client::message::Media {
+        url: d.url.clone(),
+        direct_path: d.direct_path.clone(),
+        media_key: Some(un(&d.media_key)?),
+        file_sha256: d.file_sha256.as_deref().map(un).transpose()?,
+        file_enc_sha256: d.file_enc_sha256.as_deref().map(un).transpose()?,
+        ..Default::default()
+    };
+    Ok((media, kind))
 }
 
 /// What retrying can and cannot fix.
@@ -772,6 +849,20 @@ impl DeviceTransport for ClientTransport {
 
     async fn leave_group(&self, device_id: &str, group: &str) -> Result<(), TransportError> {
         self.leave(device_id, group).await
+    }
+
+    async fn download_media(
+        &self,
+        device_id: &str,
+        media: &MediaDownload,
+        mut out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64, TransportError> {
+        let (media, kind) = media_of(media)?;
+        let client = self.connected(device_id).await?;
+        client
+            .download_to(&media, kind, &mut out)
+            .await
+            .map_err(|e| TransportError::Failed(e.to_string()))
     }
 }
 

@@ -71,6 +71,56 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Settings of the compatibility APIs (the hosted gateways' contracts, `docs/compat.md`).
+#[derive(Debug, Clone)]
+pub struct CompatConfig {
+    /// The gateway's public base URL, reported as `publicUrl` by the waapi `/api/status`;
+    /// `None` reports the address the gateway listens on.
+    pub public_url: Option<String>,
+    /// SatuApps: requests per minute per device on `/api/wa/{device_id}/…` (the seed's 60).
+    pub satuapps_device_per_minute: u32,
+    /// SatuApps: requests per minute per API key on `/api/profile` (the seed's 20).
+    pub satuapps_user_per_minute: u32,
+    /// WhatsHub: the AI composer of `use_ai` messages; `None` (the default) renders
+    /// `raw_data` deterministically instead.
+    pub ai: Option<AiConfig>,
+}
+
+impl Default for CompatConfig {
+    fn default() -> Self {
+        CompatConfig {
+            public_url: None,
+            satuapps_device_per_minute: 60,
+            satuapps_user_per_minute: 20,
+            ai: None,
+        }
+    }
+}
+
+/// The OpenAI-compatible chat-completions endpoint that composes WhatsHub `use_ai` messages.
+#[derive(Clone)]
+pub struct AiConfig {
+    /// Base URL; requests go to `{url}/chat/completions` (e.g. `https://api.openai.com/v1`).
+    pub url: String,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Bearer key, when the endpoint wants one. Never logged.
+    pub key: Option<String>,
+    /// How long one completion may take.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 /// Everything tunable.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +143,8 @@ pub struct Config {
     pub janitor_interval: Duration,
     /// Credits debited per accepted outbound message; 0 (the default) makes sends free.
     pub price_per_message: i64,
+    /// The compatibility APIs.
+    pub compat: CompatConfig,
 }
 
 impl Default for Config {
@@ -107,6 +159,7 @@ impl Default for Config {
             event_retention: Duration::from_secs(30 * 24 * 3600),
             janitor_interval: Duration::from_secs(3600),
             price_per_message: 0,
+            compat: CompatConfig::default(),
         }
     }
 }

@@ -22,6 +22,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "credits", include_str!("../migrations/0002_credits.sql")),
     (
+        3,
+        "device_numbers",
+        include_str!("../migrations/0003_device_numbers.sql"),
+    ),
+    (
+        4,
+        "compat_whatshub_wabot",
+        include_str!("../migrations/0004_compat_whatshub_wabot.sql"),
+    ),
+    (
+        5,
+        "dashboard",
+        include_str!("../migrations/0005_dashboard.sql"),
+    ),
+    (
         6,
         "queue_indexes",
         include_str!("../migrations/0006_queue_indexes.sql"),

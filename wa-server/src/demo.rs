@@ -34,6 +34,7 @@ pub struct Demo {
     next_phone: AtomicU64,
     phones: Mutex<HashMap<String, String>>,
     phones_file: Option<PathBuf>,
+    scan_delay_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Demo {
@@ -81,6 +82,7 @@ impl Demo {
             next_phone: AtomicU64::new(next),
             phones: Mutex::new(phones),
             phones_file,
+            scan_delay_ms: AtomicU64::new(0),
         })
     }
 
@@ -104,6 +106,13 @@ impl Demo {
                 None
             }
         }
+    }
+
+    /// How long a demo phone waits before it scans a new QR code (default: not at all), so
+    /// that a person watching the dashboard sees the code before the phone takes it.
+    pub fn set_scan_delay(&self, delay: Duration) {
+        self.scan_delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// The demo phone number that linked (or will link) `device_id`.
@@ -145,6 +154,10 @@ pub struct DemoLinker(pub std::sync::Arc<Demo>);
 #[async_trait]
 impl AutoLinker for DemoLinker {
     async fn scan(&self, device_id: &str, qr: &str) {
+        let delay = self.0.scan_delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
         let number = self.0.phone_of(device_id);
         let Some(phone) = self.0.phone(&number).await else {
             return;

@@ -128,8 +128,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks an error response that is already in its contract's own shape (the compatibility
+/// APIs): [`error_shape`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnShape;
+
+/// Marks a response whose body is already written for people (a dashboard page): the error
+/// shape leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanPage;
+
 /// Middleware: every response with status >= 400 leaves in the error shape, whether it came
-/// from a handler, an extractor, the router's fallback or a tower layer.
+/// from a handler, an extractor, the router's fallback or a tower layer (except pages marked
+/// [`HumanPage`] and compatibility responses marked [`OwnShape`]).
 pub async fn error_shape(req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
@@ -139,7 +150,10 @@ pub async fn error_shape(req: Request, next: Next) -> Response {
         .to_string();
     let mut resp = next.run(req).await;
     let status = resp.status();
-    if status.as_u16() < 400 {
+    if status.as_u16() < 400
+        || resp.extensions().get::<HumanPage>().is_some()
+        || resp.extensions().get::<OwnShape>().is_some()
+    {
         return resp;
     }
     let err = match resp.extensions_mut().remove::<ApiError>() {

@@ -13,11 +13,42 @@ use crate::util::{new_id, new_wa_message_id, now_ms, rfc3339};
 pub const EVENT_TYPES: &[&str] = &[
     "device.status",
     "message.received",
-    "message.sent",
-    "message.delivered",
-    "message.read",
-    "message.failed",
+    "message.status",
+    "group.participants",
 ];
+
+/// Records a `message.status` event for our outbound message `message_id` (now `status`:
+/// sent, delivered, read or failed) inside `tx`, with the message's chat, WhatsApp id, the
+/// caller's reference and, for failures, the reason.
+pub async fn record_status(
+    tx: &mut Transaction<'static, Any>,
+    device_id: &str,
+    message_id: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT chat, wa_message_id, reference_id, attempts FROM messages WHERE id = $1",
+    )
+    .bind(message_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((chat, wa_message_id, reference_id, attempts)) = row else {
+        return Ok(None);
+    };
+    let mut data = json!({
+        "message_id": message_id,
+        "wa_message_id": wa_message_id,
+        "chat": chat,
+        "reference_id": reference_id,
+        "status": status,
+        "attempts": attempts,
+    });
+    if let Some(r) = reason {
+        data["reason"] = r.into();
+    }
+    record(tx, device_id, "message.status", data).await
+}
 
 /// Appends an event for `device_id` inside `tx`. Returns its global position, or `None` when
 /// the device no longer exists.
@@ -131,7 +162,12 @@ pub async fn apply_transport_event(
                 return Ok(());
             }
             wake_device = Some(device_id.clone());
-            let data = json!({ "status": status.as_str(), "phone": phone, "push_name": push_name });
+            let data = json!({
+                "status": status.as_str(),
+                "phone": phone,
+                "push_name": push_name,
+                "last_seen_at": rfc3339(now),
+            });
             record(&mut tx, &device_id, "device.status", data).await?
         }
         TransportEvent::Receipt {
@@ -159,9 +195,8 @@ pub async fn apply_transport_event(
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((id, attempts)) = promoted {
-                let data = json!({ "message_id": id, "wa_message_id": wa_message_id, "status": "sent", "attempts": attempts });
-                record(&mut tx, &device_id, "message.sent", data).await?;
+            if let Some((id, _attempts)) = promoted {
+                record_status(&mut tx, &device_id, &id, "sent", None).await?;
             }
             let row: Option<(String,)> = sqlx::query_as(sql)
                 .bind(&device_id)
@@ -170,8 +205,22 @@ pub async fn apply_transport_event(
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some((id,)) = row else { return Ok(()) };
-            let data = json!({ "message_id": id, "wa_message_id": wa_message_id, "status": new });
-            record(&mut tx, &device_id, &format!("message.{new}"), data).await?
+            record_status(&mut tx, &device_id, &id, new, None).await?
+        }
+        TransportEvent::GroupParticipants {
+            device_id,
+            group,
+            author,
+            action,
+            participants,
+        } => {
+            let data = json!({
+                "group": group,
+                "action": action,
+                "author": author,
+                "participants": participants,
+            });
+            record(&mut tx, &device_id, "group.participants", data).await?
         }
         TransportEvent::Inbound { device_id, message } => {
             match store_inbound(&mut tx, &device_id, &message, now).await? {
@@ -221,7 +270,13 @@ async fn store_inbound(
         m.kind.as_str()
     };
     let media = m.media.as_ref().map(|x| {
-        json!({ "mime_type": x.mime_type, "file_length": x.file_length, "file_name": x.file_name })
+        json!({
+            "mime_type": x.mime_type,
+            "file_length": x.file_length,
+            "file_name": x.file_name,
+            // Our own download route: the media key never leaves the gateway.
+            "download_url": x.download.as_ref().map(|_| format!("/v1/messages/{id}/media")),
+        })
     });
     let mut content = json!({ "type": kind, "text": m.text });
     if let Some(media) = &media {
@@ -230,7 +285,19 @@ async fn store_inbound(
     if !m.mentions.is_empty() {
         content["mentions"] = json!(m.mentions);
     }
-    let stored = json!({ "content": content, "reply_to": m.quoted, "push_name": m.push_name });
+    let mut stored = json!({
+        "content": content,
+        "reply_to": m.quoted,
+        "push_name": m.push_name,
+        "sender_phone": m.sender_phone,
+        "sender_lid": m.sender_lid,
+    });
+    if let Some(d) = m.media.as_ref().and_then(|x| x.download.as_ref()) {
+        stored["media_download"] = serde_json::to_value(d).expect("serializable");
+    }
+    // Group chats are named by the group, not by whoever wrote last.
+    let name = (!m.is_group).then_some(m.push_name.as_deref()).flatten();
+    let conversation = crate::conversations::touch(tx, device_id, &m.chat, name, now).await?;
     sqlx::query(
         "INSERT INTO messages (id, device_id, direction, chat, sender, kind, content, status, wa_message_id, priority, attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, 'in', $3, $4, $5, $6, 'received', $7, 1, 0, $8, $8, $8)",
     )
@@ -249,6 +316,8 @@ async fn store_inbound(
         "wa_message_id": wa,
         "chat": m.chat,
         "from": m.sender,
+        "sender_phone": m.sender_phone,
+        "sender_lid": m.sender_lid,
         "push_name": m.push_name,
         "type": kind,
         "text": m.text,
@@ -257,6 +326,8 @@ async fn store_inbound(
         "mentions": m.mentions,
         "is_group": m.is_group,
         "timestamp": rfc3339(m.timestamp_ms),
+        // Automation reading this event must stay quiet while an agent handles the chat.
+        "conversation": { "id": conversation.id, "status": conversation.status },
     })))
 }
 

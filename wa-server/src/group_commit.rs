@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
-use crate::sending::{self, InsertError, NewMessage, QueuedMessage, Row};
+use crate::sending::{self, Annotations, InsertError, NewMessage, QueuedMessage, Row};
 use crate::state::AppState;
 
 /// Most messages written in one transaction.
@@ -24,9 +24,15 @@ const MAX_BATCH: usize = 256;
 
 type Reply = oneshot::Sender<Result<QueuedMessage, ApiError>>;
 
+/// A message waiting to be written, with what its API records besides it.
+struct Pending {
+    msg: NewMessage,
+    notes: Annotations,
+}
+
 #[derive(Default)]
 struct Waiting {
-    messages: Vec<(NewMessage, Reply)>,
+    messages: Vec<(Pending, Reply)>,
     /// True while a writer task runs; it takes everything pushed before it stops.
     writer: bool,
 }
@@ -39,11 +45,15 @@ pub struct GroupCommit {
 
 /// Queues `msg` durably: returns once its row is committed (or with the reason it was
 /// refused), then its device's worker is awake.
-pub async fn submit(st: &AppState, msg: NewMessage) -> Result<QueuedMessage, ApiError> {
+pub async fn submit(
+    st: &AppState,
+    msg: NewMessage,
+    notes: Annotations,
+) -> Result<QueuedMessage, ApiError> {
     let (tx, rx) = oneshot::channel();
     let start_writer = {
         let mut w = lock(&st.group_commit.waiting);
-        w.messages.push((msg, tx));
+        w.messages.push((Pending { msg, notes }, tx));
         !std::mem::replace(&mut w.writer, true)
     };
     if start_writer {
@@ -75,7 +85,7 @@ impl Drop for PanicGuard<'_> {
 async fn writer(st: AppState) {
     let _guard = PanicGuard(&st.group_commit);
     loop {
-        let batch: Vec<(NewMessage, Reply)> = {
+        let batch: Vec<(Pending, Reply)> = {
             let mut w = lock(&st.group_commit.waiting);
             if w.messages.is_empty() {
                 // Still under the lock, so a message pushed after this starts a new writer.
@@ -90,8 +100,8 @@ async fn writer(st: AppState) {
 }
 
 /// Writes one batch and answers every caller in it.
-async fn write(st: &AppState, batch: Vec<(NewMessage, Reply)>) {
-    let (messages, replies): (Vec<NewMessage>, Vec<Reply>) = batch.into_iter().unzip();
+async fn write(st: &AppState, batch: Vec<(Pending, Reply)>) {
+    let (messages, replies): (Vec<Pending>, Vec<Reply>) = batch.into_iter().unzip();
     let outcomes = match in_one_transaction(st, &messages).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -104,7 +114,7 @@ async fn write(st: &AppState, batch: Vec<(NewMessage, Reply)>) {
         }
     };
     let mut woken = HashSet::new();
-    for ((msg, reply), outcome) in messages.iter().zip(replies).zip(outcomes) {
+    for ((Pending { msg, .. }, reply), outcome) in messages.iter().zip(replies).zip(outcomes) {
         if let Ok(q) = &outcome {
             tracing::info!(message_id = %q.id, device_id = %msg.device_id, "message queued");
             if woken.insert(msg.device_id.as_str()) {
@@ -121,10 +131,10 @@ async fn write(st: &AppState, batch: Vec<(NewMessage, Reply)>) {
 /// write lock at once instead of failing to upgrade a read.
 async fn existing_devices(
     st: &AppState,
-    messages: &[NewMessage],
+    messages: &[Pending],
 ) -> Result<HashMap<String, bool>, sqlx::Error> {
     let mut found = HashMap::new();
-    for m in messages {
+    for Pending { msg: m, .. } in messages {
         if !found.contains_key(&m.device_id) {
             let exists = sending::device_exists_db(st, &m.device_id).await?;
             found.insert(m.device_id.clone(), exists);
@@ -142,7 +152,7 @@ const ROWS_PER_INSERT: usize = 32;
 /// database error fails the batch.
 async fn in_one_transaction(
     st: &AppState,
-    messages: &[NewMessage],
+    messages: &[Pending],
 ) -> Result<Vec<Result<QueuedMessage, ApiError>>, sqlx::Error> {
     let devices = existing_devices(st, messages).await?;
     let mut tx = st.db.pool.begin().await?;
@@ -150,12 +160,12 @@ async fn in_one_transaction(
         Vec::with_capacity(messages.len());
     let mut rows = Vec::with_capacity(messages.len());
     let mut slots = Vec::with_capacity(messages.len());
-    for (i, m) in messages.iter().enumerate() {
+    for (i, Pending { msg: m, notes }) in messages.iter().enumerate() {
         if !devices.get(&m.device_id).copied().unwrap_or(false) {
             outcomes.push(Some(Err(ApiError::not_found("device"))));
             continue;
         }
-        let row = Row::new(st, m);
+        let row = Row::new(st, m, notes);
         match sending::debit(st, &mut tx, &row).await {
             Ok(()) => {
                 outcomes.push(None);
@@ -166,6 +176,7 @@ async fn in_one_transaction(
             Err(InsertError::Db(e)) => return Err(e),
         }
     }
+    sending::number_and_file(&mut tx, &mut rows).await?;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         sending::write_rows(&mut tx, chunk).await?;
     }
@@ -180,12 +191,12 @@ async fn in_one_transaction(
 }
 
 /// One message in a transaction of its own (after its batch failed).
-async fn alone(st: &AppState, m: &NewMessage) -> Result<QueuedMessage, ApiError> {
-    if !sending::device_exists_db(st, &m.device_id).await? {
+async fn alone(st: &AppState, p: &Pending) -> Result<QueuedMessage, ApiError> {
+    if !sending::device_exists_db(st, &p.msg.device_id).await? {
         return Err(ApiError::not_found("device"));
     }
     let mut tx = st.db.pool.begin().await?;
-    let q = sending::insert_ref(st, &mut tx, m)
+    let q = sending::insert_ref(st, &mut tx, &p.msg, &p.notes)
         .await
         .map_err(|e| match e {
             InsertError::Refused(e) => e,

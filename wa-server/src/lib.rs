@@ -21,8 +21,11 @@
 mod api;
 mod auth;
 pub mod client_transport;
+mod compat;
 pub mod config;
+mod conversations;
 pub mod credits;
+mod dashboard;
 mod db;
 pub mod demo;
 mod error;
@@ -56,7 +59,8 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub use client_transport::{AutoLinker, ClientTransport, ClientTransportConfig};
-pub use config::{Config, QueueConfig, WebhookConfig};
+pub use compat::composer::{ComposeError, ComposeRequest, Composer, OpenAiComposer, PlainComposer};
+pub use config::{AiConfig, CompatConfig, Config, QueueConfig, WebhookConfig};
 pub use db::Backend;
 pub use demo::{Demo, DemoLinker};
 pub use transport::{
@@ -92,6 +96,7 @@ pub struct ServerBuilder {
     admin_key: Option<String>,
     config: Config,
     transport: Option<Arc<dyn DeviceTransport>>,
+    composer: Option<Arc<dyn Composer>>,
 }
 
 impl ServerBuilder {
@@ -133,6 +138,13 @@ impl ServerBuilder {
         self
     }
 
+    /// The composer of WhatsHub `use_ai` messages (default: an [`OpenAiComposer`] when
+    /// [`CompatConfig::ai`] is set, else the deterministic [`PlainComposer`]).
+    pub fn composer(mut self, composer: Arc<dyn Composer>) -> Self {
+        self.composer = Some(composer);
+        self
+    }
+
     /// Connects to the database, applies migrations and provisions the admin key.
     pub async fn build(self) -> Result<Server, ServerError> {
         let url = match (self.database_url, &self.data_dir) {
@@ -152,6 +164,13 @@ impl ServerBuilder {
                 "queue min_delay exceeds max_delay".into(),
             ));
         }
+        let composer: Arc<dyn Composer> = match (self.composer, &self.config.compat.ai) {
+            (Some(c), _) => c,
+            (None, Some(ai)) => {
+                Arc::new(OpenAiComposer::new(ai).map_err(|e| ServerError::Config(e.to_string()))?)
+            }
+            (None, None) => Arc::new(PlainComposer),
+        };
         let db = db::Db::connect(&url).await?;
         let initial_admin_key = provision_admin_key(&db, self.admin_key.as_deref()).await?;
         let (events, _) = tokio::sync::broadcast::channel(1024);
@@ -172,6 +191,9 @@ impl ServerBuilder {
             events,
             webhook_wake: Default::default(),
             stop: Default::default(),
+            listen_url: Default::default(),
+            compat_limits: Default::default(),
+            composer,
         };
         Ok(Server {
             state: AppState(Arc::new(inner)),
@@ -350,6 +372,8 @@ impl Server {
         let limit = self.state.config.body_limit;
         let x_request_id = HeaderName::from_static("x-request-id");
         api::routes(&self.state)
+            .merge(compat::routes())
+            .merge(dashboard::routes(&self.state))
             .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
             .layer(DefaultBodyLimit::max(limit))
             .layer(RequestBodyLimitLayer::new(limit))
@@ -388,6 +412,7 @@ impl Server {
     pub async fn spawn(self) -> Result<RunningServer, ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
+        let _ = self.state.listen_url.set(format!("http://{addr}"));
         self.start_background().await?;
         let app = self.router();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -409,7 +434,9 @@ impl Server {
     /// Binds and serves until Ctrl-C.
     pub async fn serve(self) -> Result<(), ServerError> {
         let listener = TcpListener::bind(self.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "wasap gateway listening");
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "wasap gateway listening");
+        let _ = self.state.listen_url.set(format!("http://{addr}"));
         self.start_background().await?;
         let app = self.router();
         let state = self.state.clone();
@@ -428,6 +455,7 @@ mod tests {
     #[test]
     fn openapi_documents_exactly_the_routes_served() {
         let mut served = crate::api::route_list();
+        served.extend(crate::compat::route_list());
         let mut documented = crate::openapi::documented_routes();
         let doc = crate::openapi::document();
         for (method, path, scope) in &served {

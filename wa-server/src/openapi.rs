@@ -87,6 +87,16 @@ const OPS: &[Op] = &[
         "Empty",
     ),
     (
+        "PATCH",
+        "/v1/keys/{id}",
+        "updateKey",
+        "Disable or re-enable an API key without revoking it",
+        Some("admin:*"),
+        Some("UpdateKey"),
+        200,
+        "Key",
+    ),
+    (
         "POST",
         "/v1/devices",
         "createDevice",
@@ -265,6 +275,16 @@ const OPS: &[Op] = &[
         None,
         200,
         "Message",
+    ),
+    (
+        "GET",
+        "/v1/messages/{id}/media",
+        "getMessageMedia",
+        "The decrypted media of a received message (downloaded through the device on request)",
+        Some("messages:read"),
+        None,
+        200,
+        "Binary",
     ),
     (
         "POST",
@@ -511,7 +531,14 @@ const OPS: &[Op] = &[
 /// (method, path) of every documented operation.
 #[cfg(test)]
 pub fn documented_routes() -> Vec<(&'static str, &'static str)> {
-    OPS.iter().map(|o| (o.0, o.1)).collect()
+    OPS.iter()
+        .map(|o| (o.0, o.1))
+        .chain(
+            crate::compat::openapi_ops()
+                .into_iter()
+                .map(|(m, p, _)| (m, p)),
+        )
+        .collect()
 }
 
 fn obj(props: Value, required: &[&str]) -> Value {
@@ -541,14 +568,16 @@ fn schemas() -> Value {
         "CreditGrant": obj(json!({ "amount": s("integer"), "bucket": { "type": "string", "enum": ["allowance", "rollover", "topup"] }, "note": s("string") }), &["amount"]),
         "CreditLedger": obj(json!({ "data": { "type": "array", "items": obj(json!({ "id": s("string"), "kind": { "type": "string", "enum": ["grant", "adjust", "debit"] }, "bucket": s("string"), "amount": s("integer"), "balance_after": s("integer"), "message_id": ns, "api_key_id": ns, "note": ns, "created_at": ts }), &["id", "kind", "bucket", "amount", "balance_after", "created_at"]) }, "next_cursor": ns }), &["data", "next_cursor"]),
         "Text": s("string"),
+        "Binary": { "type": "string", "format": "binary" },
         "Any": {},
         "Empty": {},
         "CreateKey": obj(json!({ "name": s("string"), "scopes": scopes, "device_id": s("string"), "rate_limit_per_minute": { "type": "integer", "minimum": 1 } }), &["name", "scopes"]),
-        "Key": obj(json!({ "id": s("string"), "name": s("string"), "scopes": scopes, "device_id": ns, "rate_limit_per_minute": { "type": ["integer", "null"] }, "created_at": ts, "revoked_at": ts }), &["id", "name", "scopes"]),
+        "Key": obj(json!({ "id": s("string"), "name": s("string"), "scopes": scopes, "device_id": ns, "rate_limit_per_minute": { "type": ["integer", "null"] }, "enabled": s("boolean"), "created_at": ts, "revoked_at": ts, "disabled_at": ts }), &["id", "name", "scopes", "enabled"]),
+        "UpdateKey": obj(json!({ "enabled": { "type": "boolean", "description": "false: every request with the key is refused (401; WhatsHub 403) until it is enabled again" } }), &["enabled"]),
         "CreatedKey": { "allOf": [ { "$ref": "#/components/schemas/Key" }, obj(json!({ "key": s("string") }), &["key"]) ] },
         "KeyList": list("Key"),
         "CreateDevice": obj(json!({ "name": s("string") }), &["name"]),
-        "Device": obj(json!({ "id": s("string"), "name": s("string"), "status": { "type": "string", "enum": ["created", "qr_waiting", "online", "offline", "logged_out", "banned"] }, "phone": ns, "push_name": ns, "last_seen_at": ts, "created_at": ts, "updated_at": ts }), &["id", "name", "status"]),
+        "Device": obj(json!({ "id": s("string"), "number": { "type": ["integer", "null"], "description": "stable device number (1, 2, …), the `device_id` of the SatuApps contract" }, "name": s("string"), "status": { "type": "string", "enum": ["created", "qr_waiting", "online", "offline", "logged_out", "banned"] }, "phone": ns, "push_name": ns, "last_seen_at": ts, "created_at": ts, "updated_at": ts }), &["id", "name", "status"]),
         "DeviceList": list("Device"),
         "Qr": obj(json!({ "qr": s("string"), "created_at": ts, "status": s("string") }), &["qr"]),
         "PairCodeRequest": obj(json!({ "phone": s("string") }), &["phone"]),
@@ -584,6 +613,7 @@ fn schemas() -> Value {
             "type": s("string"), "content": s("object"), "reply_to": ns,
             "status": { "type": "string", "enum": ["queued", "sent", "delivered", "read", "failed", "received"] }, "failure_reason": ns,
             "wa_message_id": s("string"), "priority": s("string"), "send_at": ts, "reference_id": ns, "attempts": s("integer"),
+            "job_no": { "type": ["integer", "null"], "description": "job number of an outbound message (WhatsHub's jobId); null for inbound" },
             "created_at": ts, "updated_at": ts, "sent_at": ts, "delivered_at": ts, "read_at": ts,
         }), &["id", "status"]),
         "MessageList": obj(json!({ "data": { "type": "array", "items": { "$ref": "#/components/schemas/Message" } }, "next_cursor": ns }), &["data", "next_cursor"]),
@@ -634,6 +664,11 @@ fn extra_parameters(op_id: &str) -> Vec<Value> {
                 "status",
                 json!({ "type": "string", "enum": ["queued", "sent", "delivered", "read", "failed", "received"] }),
                 "message status",
+            ),
+            q(
+                "job_no",
+                json!({ "type": "integer" }),
+                "the message with this job number (WhatsHub's jobId)",
             ),
             q("since", t.clone(), "created at or after"),
             q("until", t, "created before"),
@@ -779,12 +814,22 @@ pub fn document() -> Value {
         paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
             op;
     }
+    // The hosted gateways' contracts (docs/compat.md), each with its own error shape.
+    for (method, path, op) in crate::compat::openapi_ops() {
+        paths.entry(path.to_string()).or_insert_with(|| json!({}))[method.to_ascii_lowercase()] =
+            op;
+    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Wasap gateway API", "version": env!("CARGO_PKG_VERSION") },
+        "tags": [{ "name": "compat", "description": "Compatibility APIs of hosted gateways (docs/compat.md); outside /v1, with their own error shapes" }],
         "paths": paths,
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "rawToken": { "type": "apiKey", "in": "header", "name": "Authorization", "description": "the API key without `Bearer` (Fonnte style)" },
+                "deviceApiKey": { "type": "apiKey", "in": "header", "name": "X-Device-Api-Key" },
+            },
             "schemas": schemas(),
         },
     })

@@ -1,6 +1,6 @@
-//! The pairing QR code as an image for `GET /v1/devices/{id}/qr?format=svg|png`: drawn from
-//! the QR module matrix with the standard 4-module quiet zone, black on white. SVG scales
-//! for web pages; PNG (8-bit greyscale, one zlib stream) suits everything else.
+//! The pairing QR code as an image for `GET /v1/devices/{id}/qr?format=svg|png`: the SVG is
+//! the dashboard's drawing; the PNG (8-bit greyscale, one zlib stream) is drawn here from the
+//! QR module matrix with the same 4-module quiet zone, black on white.
 
 use std::io::Write;
 
@@ -26,18 +26,7 @@ fn modules(payload: &str) -> Option<(usize, Vec<bool>)> {
     Some((side, dark))
 }
 
-/// The code as an SVG document, one path of unit squares; None when `payload` is too long for
-/// a QR code.
-pub fn svg(payload: &str) -> Option<String> {
-    let (side, dark) = modules(payload)?;
-    let mut path = String::new();
-    for (i, _) in dark.iter().enumerate().filter(|(_, d)| **d) {
-        path.push_str(&format!("M{} {}h1v1h-1z", i % side, i / side));
-    }
-    Some(format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d="{path}"/></svg>"##
-    ))
-}
+pub(crate) use crate::dashboard::qr::svg;
 
 /// The code as a PNG image; None when `payload` is too long for a QR code.
 pub fn png(payload: &str) -> Option<Vec<u8>> {
@@ -132,21 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn svg_draws_one_square_per_dark_module() {
-        let (side, dark) = modules(PAYLOAD).unwrap();
-        let doc = svg(PAYLOAD).unwrap();
-        assert!(doc.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
-        assert!(doc.contains(&format!("viewBox=\"0 0 {side} {side}\"")));
-        assert_eq!(
-            doc.matches("h1v1h-1z").count(),
-            dark.iter().filter(|d| **d).count()
-        );
-    }
-
-    #[test]
     fn payloads_too_long_for_a_qr_code_give_none() {
-        let long = "x".repeat(8000);
-        assert!(svg(&long).is_none());
-        assert!(png(&long).is_none());
+        assert!(png(&"x".repeat(8000)).is_none());
     }
 }

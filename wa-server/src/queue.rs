@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::events::record;
+use crate::events::record_status;
 use crate::state::{AppState, Metrics};
 use crate::transport::{MediaPayload, OutboundContent, OutboundMessage, SendError};
 use crate::util::now_ms;
@@ -223,7 +222,6 @@ async fn fail(
     state: &AppState,
     id: &str,
     device_id: &str,
-    wa_id: &str,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     let mut tx = state.db.pool.begin().await?;
@@ -239,8 +237,7 @@ async fn fail(
     let mut pos = None;
     if done.rows_affected() > 0 {
         Metrics::inc(&state.metrics.messages_failed);
-        let data = json!({ "message_id": id, "wa_message_id": wa_id, "status": "failed", "reason": reason });
-        pos = record(&mut tx, device_id, "message.failed", data).await?;
+        pos = record_status(&mut tx, device_id, id, "failed", Some(reason)).await?;
     }
     tx.commit().await?;
     if let Some(p) = pos {
@@ -266,15 +263,15 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
         .await?;
         return Ok(Step::Gone);
     };
-    let expired: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, wa_message_id FROM messages WHERE device_id = $1 AND direction = 'out' AND status = 'queued' AND expires_at IS NOT NULL AND expires_at <= $2",
+    let expired: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM messages WHERE device_id = $1 AND direction = 'out' AND status = 'queued' AND expires_at IS NOT NULL AND expires_at <= $2",
     )
     .bind(device_id)
     .bind(now)
     .fetch_all(&state.db.pool)
     .await?;
-    for (id, wa) in expired {
-        fail(state, &id, device_id, &wa, "expired").await?;
+    for (id,) in expired {
+        fail(state, &id, device_id, "expired").await?;
     }
     if status != "online" {
         // Sleep until the next expiry; a status change or a new message wakes the worker.
@@ -317,7 +314,7 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
     let stored: StoredMessage = match serde_json::from_str(&content) {
         Ok(s) => s,
         Err(_) => {
-            fail(state, &id, device_id, &wa_id, "corrupt stored content").await?;
+            fail(state, &id, device_id, "corrupt stored content").await?;
             return Ok(Step::Idle(Duration::ZERO));
         }
     };
@@ -355,8 +352,7 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
             .await?;
             // A receipt that overtook the send's acknowledgement already marked it sent.
             let pos = if done.rows_affected() > 0 {
-                let data = json!({ "message_id": id, "wa_message_id": wa_id, "status": "sent", "attempts": attempt });
-                record(&mut tx, device_id, "message.sent", data).await?
+                record_status(&mut tx, device_id, &id, "sent", None).await?
             } else {
                 None
             };
@@ -369,7 +365,7 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
         }
         Err(SendError::Offline) => Ok(Step::Idle(q.poll_interval)),
         Err(SendError::Permanent(reason)) => {
-            fail(state, &id, device_id, &wa_id, &reason).await?;
+            fail(state, &id, device_id, &reason).await?;
             Ok(Step::Idle(Duration::ZERO))
         }
         Err(SendError::Temporary(reason)) => {
@@ -378,7 +374,6 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
                     state,
                     &id,
                     device_id,
-                    &wa_id,
                     &format!("gave up after {attempt} attempts: {reason}"),
                 )
                 .await?;

@@ -64,6 +64,13 @@ pub struct NewMessage {
     pub api_key_id: Option<String>,
 }
 
+/// What a compatibility API records with a message besides its content.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    /// Who the message is sent as (wabot's `HUMAN_AGENT`, `BOT`, `SYSTEM`).
+    pub sent_as: Option<String>,
+}
+
 /// An `Idempotency-Key` presented with a request.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
@@ -96,10 +103,13 @@ pub struct QueuedMessage {
     /// Our message id (`msg_…`).
     pub id: String,
     /// The WhatsApp message id it will carry on every attempt.
-    #[allow(dead_code)] // read by the compatibility APIs
     pub wa_message_id: String,
     /// When it was accepted, unix milliseconds.
     pub created_at: i64,
+    /// Its job number: unique, assigned in commit order (WhatsHub's `jobId`).
+    pub job_no: i64,
+    /// The conversation (chat of the device) it belongs to.
+    pub conversation_id: String,
     /// The native API's JSON view of the message.
     pub view: Value,
 }
@@ -175,8 +185,19 @@ pub async fn enqueue(
     idem: Option<&Idempotency>,
     render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
 ) -> Result<Answer, ApiError> {
+    enqueue_annotated(st, msg, &Annotations::default(), idem, render).await
+}
+
+/// [`enqueue`] that also records `notes` with the message.
+pub async fn enqueue_annotated(
+    st: &AppState,
+    msg: NewMessage,
+    notes: &Annotations,
+    idem: Option<&Idempotency>,
+    render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
+) -> Result<Answer, ApiError> {
     let Some(k) = idem else {
-        let queued = crate::group_commit::submit(st, msg).await?;
+        let queued = crate::group_commit::submit(st, msg, notes.clone()).await?;
         let (status, body) = render(&queued);
         return Ok(Answer {
             status,
@@ -193,7 +214,7 @@ pub async fn enqueue(
     }
     let device_id = msg.device_id.clone();
     let mut tx = st.db.pool.begin().await?;
-    let queued = insert(st, &mut tx, msg).await?;
+    let queued = insert_annotated(st, &mut tx, msg, notes).await?;
     let (status, body) = render(&queued);
     let mut raced = false;
     {
@@ -240,15 +261,6 @@ pub async fn enqueue(
     })
 }
 
-/// Why [`insert_ref`] wrote nothing.
-#[derive(Debug)]
-pub(crate) enum InsertError {
-    /// The message is refused (402 `insufficient_credits`); the transaction is still usable.
-    Refused(ApiError),
-    /// The database failed; the transaction must be abandoned.
-    Db(sqlx::Error),
-}
-
 /// Writes `msg` into the queue inside `tx` and debits its price (when sends cost credits),
 /// without committing or waking the worker: the building block of [`enqueue`] and of
 /// broadcasts, which queue many messages in one transaction. 402 `insufficient_credits` when
@@ -258,10 +270,29 @@ pub async fn insert(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     msg: NewMessage,
 ) -> Result<QueuedMessage, ApiError> {
-    insert_ref(st, tx, &msg).await.map_err(|e| match e {
+    insert_annotated(st, tx, msg, &Annotations::default()).await
+}
+
+/// [`insert`] that also records `notes` with the message.
+pub async fn insert_annotated(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    msg: NewMessage,
+    notes: &Annotations,
+) -> Result<QueuedMessage, ApiError> {
+    insert_ref(st, tx, &msg, notes).await.map_err(|e| match e {
         InsertError::Refused(e) => e,
         InsertError::Db(e) => e.into(),
     })
+}
+
+/// Why [`insert_ref`] wrote nothing.
+#[derive(Debug)]
+pub(crate) enum InsertError {
+    /// The message is refused (402 `insufficient_credits`); the transaction is still usable.
+    Refused(ApiError),
+    /// The database failed; the transaction must be abandoned.
+    Db(sqlx::Error),
 }
 
 /// The stored form of a message, serialized without copying it: the fields of
@@ -276,6 +307,7 @@ struct StoredView<'a> {
 /// A message's row, computed before it is written.
 pub(crate) struct Row<'a> {
     msg: &'a NewMessage,
+    notes: &'a Annotations,
     id: String,
     wa_id: String,
     kind: &'static str,
@@ -283,15 +315,20 @@ pub(crate) struct Row<'a> {
     due: i64,
     expires_at: i64,
     now: i64,
+    /// Set by [`number_and_file`].
+    job_no: i64,
+    /// Set by [`number_and_file`].
+    conversation_id: String,
 }
 
 impl<'a> Row<'a> {
     /// Fresh ids, the stored JSON and the queue times of `msg`.
-    pub(crate) fn new(st: &AppState, msg: &'a NewMessage) -> Row<'a> {
+    pub(crate) fn new(st: &AppState, msg: &'a NewMessage, notes: &'a Annotations) -> Row<'a> {
         let now = now_ms();
         let due = msg.send_at.unwrap_or(now).max(now);
         Row {
             msg,
+            notes,
             id: new_id("msg"),
             wa_id: new_wa_message_id(),
             kind: msg.content.kind(),
@@ -304,37 +341,91 @@ impl<'a> Row<'a> {
             due,
             expires_at: due + st.config.queue.offline_expiry.as_millis() as i64,
             now,
+            job_no: 0,
+            conversation_id: String::new(),
         }
     }
 
     /// What the caller answers once the row is committed.
     pub(crate) fn queued(self) -> QueuedMessage {
         let m = self.msg;
+        let mut view = crate::api::message_view_new(
+            &self.id,
+            &m.device_id,
+            &m.to,
+            self.kind,
+            &self.stored_json,
+            &self.wa_id,
+            m.priority.rank(),
+            m.send_at,
+            m.reference_id.as_deref(),
+            self.now,
+        );
+        view["job_no"] = self.job_no.into();
         QueuedMessage {
-            view: crate::api::message_view_new(
-                &self.id,
-                &m.device_id,
-                &m.to,
-                self.kind,
-                &self.stored_json,
-                &self.wa_id,
-                m.priority.rank(),
-                m.send_at,
-                m.reference_id.as_deref(),
-                self.now,
-            ),
+            view,
             id: self.id,
             wa_message_id: self.wa_id,
             created_at: self.now,
+            job_no: self.job_no,
+            conversation_id: self.conversation_id,
         }
     }
 }
 
+/// Gives `rows` their job numbers, in order, and files each in its conversation, inside
+/// `tx`: one counter update for all of them and one upsert per chat. The counter row stays
+/// locked until commit, so job numbers follow commit order and a rolled-back batch gives its
+/// numbers back.
+pub(crate) async fn number_and_file(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &mut [Row<'_>],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (last,): (i64,) = sqlx::query_as(
+        "UPDATE counters SET value = value + $1 WHERE name = 'jobs' RETURNING value",
+    )
+    .bind(rows.len() as i64)
+    .fetch_one(&mut **tx)
+    .await?;
+    let first = last - rows.len() as i64 + 1;
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.job_no = first + i as i64;
+    }
+    // The latest message of each chat sets its conversation's last-message time.
+    let mut chats: Vec<(&str, &str, i64)> = Vec::new();
+    for r in rows.iter() {
+        match chats
+            .iter_mut()
+            .find(|(d, c, _)| *d == r.msg.device_id && *c == r.msg.to)
+        {
+            Some(entry) => entry.2 = entry.2.max(r.now),
+            None => chats.push((&r.msg.device_id, &r.msg.to, r.now)),
+        }
+    }
+    let mut filed = Vec::with_capacity(chats.len());
+    for (device, chat, at) in chats {
+        let conversation = crate::conversations::touch(tx, device, chat, None, at).await?;
+        filed.push((device.to_string(), chat.to_string(), conversation.id));
+    }
+    for r in rows.iter_mut() {
+        if let Some((_, _, id)) = filed
+            .iter()
+            .find(|(d, c, _)| *d == r.msg.device_id && *c == r.msg.to)
+        {
+            r.conversation_id = id.clone();
+        }
+    }
+    Ok(())
+}
+
 /// Columns of a queued message; each row binds [`ROW_PARAMS`] values.
-const INSERT_HEAD: &str = "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at) VALUES ";
+const INSERT_HEAD: &str = "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at, job_no, sent_as) VALUES ";
 
 /// Bound values per row of [`INSERT_HEAD`].
-const ROW_PARAMS: usize = 12;
+const ROW_PARAMS: usize = 14;
 
 /// Writes `rows` with one multi-row INSERT (both engines accept `VALUES (…), (…)`).
 pub(crate) async fn write_rows(
@@ -344,7 +435,7 @@ pub(crate) async fn write_rows(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = String::with_capacity(INSERT_HEAD.len() + rows.len() * 90);
+    let mut sql = String::with_capacity(INSERT_HEAD.len() + rows.len() * 110);
     sql.push_str(INSERT_HEAD);
     for i in 0..rows.len() {
         let p = |k: usize| i * ROW_PARAMS + k;
@@ -352,7 +443,7 @@ pub(crate) async fn write_rows(
             sql.push_str(", ");
         }
         sql.push_str(&format!(
-            "(${}, ${}, 'out', ${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${}, 0, ${}, ${}, ${}, ${})",
+            "(${}, ${}, 'out', ${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${}, 0, ${}, ${}, ${}, ${}, ${}, ${})",
             p(1),
             p(2),
             p(3),
@@ -366,6 +457,8 @@ pub(crate) async fn write_rows(
             p(11),
             p(12),
             p(12),
+            p(13),
+            p(14),
         ));
     }
     let mut q = sqlx::query(&sql);
@@ -382,7 +475,9 @@ pub(crate) async fn write_rows(
             .bind(r.msg.reference_id.as_deref())
             .bind(r.due)
             .bind(r.expires_at)
-            .bind(r.now);
+            .bind(r.now)
+            .bind(r.job_no)
+            .bind(r.notes.sent_as.as_deref());
     }
     q.execute(&mut **tx).await?;
     Ok(())
@@ -417,15 +512,19 @@ pub(crate) async fn debit(
     })
 }
 
-/// [`insert`] on a borrowed message, telling refusals from database errors (a batch goes on
-/// after a refusal and is abandoned after a database error).
+/// [`insert_annotated`] on a borrowed message, telling refusals from database errors (a
+/// batch goes on after a refusal and is abandoned after a database error).
 pub(crate) async fn insert_ref(
     st: &AppState,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     msg: &NewMessage,
+    notes: &Annotations,
 ) -> Result<QueuedMessage, InsertError> {
-    let row = Row::new(st, msg);
+    let mut row = Row::new(st, msg, notes);
     debit(st, tx, &row).await?;
+    number_and_file(tx, std::slice::from_mut(&mut row))
+        .await
+        .map_err(InsertError::Db)?;
     write_rows(tx, std::slice::from_ref(&row))
         .await
         .map_err(InsertError::Db)?;

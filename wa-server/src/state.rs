@@ -74,6 +74,12 @@ pub struct Inner {
     pub webhook_wake: Notify,
     /// Wakes every background task at shutdown.
     pub stop: Notify,
+    /// The URL the gateway listens on, set once bound (the default public URL).
+    pub listen_url: std::sync::OnceLock<String>,
+    /// Rate limits of the compatibility APIs.
+    pub compat_limits: crate::compat::Limits,
+    /// Composes WhatsHub `use_ai` messages.
+    pub composer: Arc<dyn crate::compat::composer::Composer>,
 }
 
 /// Cheap-to-clone handle on [`Inner`].

@@ -150,6 +150,26 @@ pub struct InboundMedia {
     pub file_length: Option<u64>,
     /// File name (documents).
     pub file_name: Option<String>,
+    /// What it takes to download and decrypt it later, when the message carried it.
+    pub download: Option<MediaDownload>,
+}
+
+/// Where an incoming message's media lives and how to decrypt it. Stored with the message
+/// (never shown through the API: the media key decrypts the file).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct MediaDownload {
+    /// `image`, `video`, `audio`, `document` or `sticker` (selects the key derivation).
+    pub kind: String,
+    /// Full URL, when given.
+    pub url: Option<String>,
+    /// Path on the media hosts.
+    pub direct_path: Option<String>,
+    /// The 32-byte media key, base64.
+    pub media_key: String,
+    /// SHA-256 of the plaintext, base64.
+    pub file_sha256: Option<String>,
+    /// SHA-256 of the encrypted blob, base64.
+    pub file_enc_sha256: Option<String>,
 }
 
 /// An incoming message, as the transport decoded it.
@@ -161,6 +181,10 @@ pub struct InboundMessage {
     pub chat: String,
     /// Sender JID.
     pub sender: String,
+    /// The sender's phone number (digits), when known.
+    pub sender_phone: Option<String>,
+    /// The sender's LID (`…@lid`), when known.
+    pub sender_lid: Option<String>,
     /// Text, or the caption of media, when the message has any.
     pub text: Option<String>,
     /// Unix milliseconds from the message.
@@ -220,6 +244,20 @@ pub enum TransportEvent {
         device_id: String,
         /// The message.
         message: InboundMessage,
+    },
+    /// Members of a group the device is in were added, removed, promoted or demoted (or
+    /// left / joined by link).
+    GroupParticipants {
+        /// Gateway device id.
+        device_id: String,
+        /// The group JID.
+        group: String,
+        /// Who made the change, when known.
+        author: Option<String>,
+        /// `add`, `remove`, `promote`, `demote`, `leave` or `join`… as WhatsApp names it.
+        action: String,
+        /// The member JIDs concerned.
+        participants: Vec<String>,
     },
 }
 
@@ -380,6 +418,18 @@ pub trait DeviceTransport: Send + Sync + 'static {
 
     /// Leaves a group.
     async fn leave_group(&self, _device_id: &str, _group: &str) -> Result<(), TransportError> {
+        Err(TransportError::Unsupported)
+    }
+
+    /// Downloads and decrypts an incoming message's media into `out`; returns the plaintext
+    /// length. The file's hashes and MAC are checked before `Ok`; on error, what was written
+    /// must be discarded.
+    async fn download_media(
+        &self,
+        _device_id: &str,
+        _media: &MediaDownload,
+        _out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64, TransportError> {
         Err(TransportError::Unsupported)
     }
 }

@@ -74,17 +74,20 @@ pub const SATUAPPS_EVENTS: &[&str] = &["message.received", "device.status"];
 
 /// The SatuApps form of an event: `{"event": "message", …}` for an incoming message,
 /// `{"event": "status", …}` for a device status; `None` for other types. `phone` is the
-/// device's own number (the `to` of a message).
+/// device's own number (the `to` of a message); `number` is the device's number, SatuApps'
+/// integer `device_id` (the `dev_…` id is sent only for a device without one).
 pub fn satuapps_payload(
     event: &serde_json::Value,
     phone: Option<&str>,
+    number: Option<i64>,
 ) -> Option<serde_json::Value> {
     use serde_json::json;
     let data = &event["data"];
+    let device_id = number.map_or_else(|| event["device_id"].clone(), Into::into);
     match event["type"].as_str()? {
         "message.received" => Some(json!({
             "event": "message",
-            "device_id": event["device_id"],
+            "device_id": device_id,
             "direction": "in",
             "from": data["from"],
             "to": phone,
@@ -95,10 +98,10 @@ pub fn satuapps_payload(
         })),
         "device.status" => Some(json!({
             "event": "status",
-            "device_id": event["device_id"],
+            "device_id": device_id,
             "status": data["status"],
             "phone_number": data["phone"].as_str().or(phone),
-            "last_seen_at": event["timestamp"],
+            "last_seen_at": data.get("last_seen_at").filter(|v| v.is_string()).unwrap_or(&event["timestamp"]),
         })),
         _ => None,
     }
@@ -230,16 +233,16 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
     };
     let satuapps = format == "satuapps";
     let payload = if satuapps {
-        let phone: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT d.phone FROM devices d JOIN webhook_deliveries w ON w.device_id = d.id WHERE w.id = $1",
+        let device: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT d.phone, d.number FROM devices d JOIN webhook_deliveries w ON w.device_id = d.id WHERE w.id = $1",
         )
         .bind(&d.id)
         .fetch_optional(&state.db.pool)
         .await?;
-        let phone = phone.and_then(|(p,)| p);
+        let (phone, number) = device.unwrap_or((None, None));
         serde_json::from_str(&payload)
             .ok()
-            .and_then(|e| satuapps_payload(&e, phone.as_deref()))
+            .and_then(|e| satuapps_payload(&e, phone.as_deref(), number))
             .map(|v| v.to_string())
             .unwrap_or(payload)
     } else {
@@ -375,11 +378,8 @@ mod tests {
             .collect()
     }
 
-    /// The seed's examples (shared/seeds/000), except `device_id`: SatuApps numbers devices,
-    /// the gateway's device ids are strings (`dev_…`).
+    /// The seed's examples (shared/seeds/000), field by field.
     fn seed(v: serde_json::Value) -> Vec<(String, &'static str)> {
-        let mut v = v;
-        v["device_id"] = "dev_1".into();
         shape(&v)
     }
 
@@ -394,7 +394,7 @@ mod tests {
                 "media": null, "quoted": null, "mentions": [], "is_group": false,
                 "timestamp": "2025-11-18T13:20:11.200Z" }
         });
-        let got = satuapps_payload(&event, Some("6281111111111")).unwrap();
+        let got = satuapps_payload(&event, Some("6281111111111"), Some(12)).unwrap();
         let want = seed(serde_json::json!({
             "event": "message", "device_id": 12, "direction": "in",
             "from": "6281234567890@s.whatsapp.net", "to": "6281111111111", "type": "text",
@@ -405,6 +405,7 @@ mod tests {
         assert_eq!(got["message"], "Bisa bantu cek status order?");
         assert_eq!(got["message_id"], "AB12CD34EF56");
         assert_eq!(got["to"], "6281111111111");
+        assert_eq!(got["device_id"], 12);
     }
 
     #[test]
@@ -414,7 +415,7 @@ mod tests {
             "timestamp": "2025-11-18T12:59:44.000Z",
             "data": { "status": "offline", "phone": "6281111111111", "push_name": null }
         });
-        let got = satuapps_payload(&event, None).unwrap();
+        let got = satuapps_payload(&event, None, Some(12)).unwrap();
         let want = seed(serde_json::json!({
             "event": "status", "device_id": 12, "status": "offline",
             "phone_number": "6281111111111", "last_seen_at": "2025-11-18T12:59:44.000Z"
@@ -426,7 +427,17 @@ mod tests {
     #[test]
     fn satuapps_has_no_form_for_other_events() {
         let event = serde_json::json!({ "type": "message.sent", "device_id": "dev_1", "data": {} });
-        assert_eq!(satuapps_payload(&event, None), None);
+        assert_eq!(satuapps_payload(&event, None, Some(1)), None);
+    }
+
+    #[test]
+    fn satuapps_falls_back_to_the_device_id_without_a_number() {
+        let event = serde_json::json!({ "type": "device.status", "device_id": "dev_1",
+            "timestamp": "2025-11-18T12:59:44.000Z", "data": { "status": "online", "phone": null } });
+        assert_eq!(
+            satuapps_payload(&event, None, None).unwrap()["device_id"],
+            "dev_1"
+        );
     }
 
     #[test]

@@ -235,11 +235,15 @@ async fn webhooks_are_signed_ordered_and_gap_free(db: Db) {
             (i + 1) as i64,
             "per-device sequence without gaps, in order"
         );
-        types.push(ev["type"].as_str().unwrap().to_string());
+        types.push(label(&ev));
     }
     assert_eq!(
         types,
-        ["device.status", "message.sent", "message.delivered"]
+        [
+            "device.status",
+            "message.status:sent",
+            "message.status:delivered"
+        ]
     );
     let (_, log) = h
         .admin(
@@ -345,7 +349,7 @@ async fn webhooks_receive_only_their_device_and_event_types(db: Db) {
         .admin(
             Method::POST,
             "/v1/webhooks",
-            Some(json!({ "url": url, "events": ["message.sent"], "device_id": a })),
+            Some(json!({ "url": url, "events": ["message.status"], "device_id": a })),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -367,8 +371,9 @@ async fn webhooks_receive_only_their_device_and_event_types(db: Db) {
     let ev: Value = serde_json::from_slice(&got[0].1).unwrap();
     assert_eq!(
         (ev["type"].as_str(), ev["device_id"].as_str()),
-        (Some("message.sent"), Some(a.as_str()))
+        (Some("message.status"), Some(a.as_str()))
     );
+    assert_eq!(ev["data"]["status"], "sent");
     assert_eq!(ev["data"]["message_id"], ma["id"]);
     let (s, v) = h
         .admin(
@@ -433,7 +438,7 @@ async fn webhook_subscriptions_can_be_listed_updated_and_deleted(db: Db) {
     };
     let r = Receiver::default();
     let url = receiver(r.clone()).await;
-    let (s, v) = h.admin(Method::POST, "/v1/webhooks", Some(json!({ "url": url, "events": ["message.sent"], "secret": "my-own-secret-0123456789", "headers": { "Authorization": "Basic c2VjcmV0" } }))).await;
+    let (s, v) = h.admin(Method::POST, "/v1/webhooks", Some(json!({ "url": url, "events": ["message.status"], "secret": "my-own-secret-0123456789", "headers": { "Authorization": "Basic c2VjcmV0" } }))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["secret"], "my-own-secret-0123456789");
     let id = v["id"].as_str().unwrap().to_string();
@@ -599,8 +604,9 @@ async fn read_sse(h: &Harness, last_event_id: Option<&str>, want: usize) -> Vec<
                     .find_map(|l| l.strip_prefix(name))
                     .map(|s| s.trim().to_string())
             };
-            if let (Some(id), Some(ev)) = (field("id:"), field("event:")) {
-                events.push((id, ev));
+            if let (Some(id), Some(data)) = (field("id:"), field("data:")) {
+                let ev: Value = serde_json::from_str(&data).unwrap();
+                events.push((id, label(&ev)));
             }
         }
     }
@@ -618,7 +624,7 @@ async fn sse_streams_events_and_resumes_after_last_event_id(db: Db) {
     h.wait_status(m["id"].as_str().unwrap(), "sent").await;
     let all = read_sse(&h, None, 2).await;
     assert_eq!(all[0].1, "device.status");
-    assert_eq!(all[1].1, "message.sent");
+    assert_eq!(all[1].1, "message.status:sent");
     let rest = read_sse(&h, Some(&all[0].0), 1).await;
     assert_eq!(rest[0], all[1]);
     // Live: an event committed after connecting arrives too.
@@ -627,7 +633,7 @@ async fn sse_streams_events_and_resumes_after_last_event_id(db: Db) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(h.transport.receipt(&dev, &wa, ReceiptKind::Read));
     });
-    assert_eq!(live[0].1, "message.read");
+    assert_eq!(live[0].1, "message.status:read");
     h.stop().await;
 }
 
@@ -690,3 +696,12 @@ both_backends!(
     sse_streams_events_and_resumes_after_last_event_id,
     a_slow_receiver_holds_back_only_its_own_webhook,
 );
+
+/// An event's type, with the status for `message.status` events (`message.status:sent`).
+fn label(ev: &Value) -> String {
+    let t = ev["type"].as_str().unwrap_or_default();
+    match ev["data"]["status"].as_str() {
+        Some(status) if t == "message.status" => format!("{t}:{status}"),
+        _ => t.to_string(),
+    }
+}

@@ -583,12 +583,14 @@ async fn a_receipt_that_overtakes_the_send_marks_it_sent_then_delivered_once(db:
     {
         body.push_str(&String::from_utf8_lossy(&chunk));
     }
-    let kinds: Vec<&str> = body
+    let statuses: Vec<String> = body
         .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .filter(|e| e.starts_with("message."))
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter(|e| e["type"] == "message.status")
+        .map(|e| e["data"]["status"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(kinds, ["message.sent", "message.delivered"], "{body}");
+    assert_eq!(statuses, ["sent", "delivered"], "{body}");
     h.stop().await;
 }
 

@@ -1,5 +1,6 @@
 //! Every route of the native API over HTTP against a real wa-sandbox through the real
-//! `ClientTransport`, once on SQLite and once on PostgreSQL: keys, devices (QR as text, PNG and
+//! `ClientTransport`, once on SQLite and once on PostgreSQL (inbound media download is in
+//! `sandbox_e2e.rs`): keys, devices (QR as text, PNG and
 //! SVG, pairing code, reconnect, logout, delete), messages of every kind as the recipient's
 //! phone decodes them, idempotency, priorities, scheduled sends, the message log's filters and
 //! cursor, WhatsApp groups, contacts and contact groups, broadcasts, webhooks and their
@@ -143,7 +144,7 @@ async fn health_readiness_metrics_and_openapi_need_no_key(db: Db) {
     g.stop().await;
 }
 
-async fn keys_are_created_listed_and_a_revoked_key_fails_on_its_next_request(db: Db) {
+async fn keys_are_created_listed_disabled_enabled_and_revoked_each_taking_effect_at_once(db: Db) {
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
@@ -164,11 +165,32 @@ async fn keys_are_created_listed_and_a_revoked_key_fails_on_its_next_request(db:
         listed.get("key").is_none() && listed.get("hash").is_none(),
         "{listed}"
     );
-    // Used (and so remembered by the gateway) before it is revoked.
+    // Used (and so remembered by the gateway) before each change: every change applies to
+    // the very next request.
+    let use_key = || async { g.call(&key, Method::GET, "/v1/devices", None).await.0 };
     for _ in 0..3 {
-        let (s, _) = g.call(&key, Method::GET, "/v1/devices", None).await;
-        assert_eq!(s, StatusCode::OK);
+        assert_eq!(use_key().await, StatusCode::OK);
     }
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(use_key().await, StatusCode::UNAUTHORIZED);
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(use_key().await, StatusCode::OK);
     let (s, v) = g
         .call(ADMIN, Method::DELETE, &format!("/v1/keys/{id}"), None)
         .await;
@@ -867,7 +889,7 @@ async fn webhooks_are_managed_deliver_signed_events_redeliver_and_stream_as_sse(
             ADMIN,
             Method::POST,
             "/v1/webhooks",
-            Some(json!({ "url": format!("http://{receiver}/hook"), "events": ["message.sent"], "secret": "s3cret-s3cret-s3cret" })),
+            Some(json!({ "url": format!("http://{receiver}/hook"), "events": ["message.status"], "secret": "s3cret-s3cret-s3cret" })),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{hook}");
@@ -882,7 +904,7 @@ async fn webhooks_are_managed_deliver_signed_events_redeliver_and_stream_as_sse(
             ADMIN,
             Method::PATCH,
             &format!("/v1/webhooks/{hid}"),
-            Some(json!({ "events": ["message.sent", "message.delivered"] })),
+            Some(json!({ "events": ["message.status", "message.received"] })),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -891,7 +913,10 @@ async fn webhooks_are_managed_deliver_signed_events_redeliver_and_stream_as_sse(
         .await;
     assert_eq!(
         (s, v["events"].clone()),
-        (StatusCode::OK, json!(["message.sent", "message.delivered"]))
+        (
+            StatusCode::OK,
+            json!(["message.status", "message.received"])
+        )
     );
 
     let m = g
@@ -905,12 +930,14 @@ async fn webhooks_are_managed_deliver_signed_events_redeliver_and_stream_as_sse(
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let seen = hooks.lock().unwrap().clone();
-        let types: HashSet<&str> = seen
+        let statuses: HashSet<&str> = seen
             .iter()
-            .filter(|(e, _)| e["data"]["message_id"] == id.as_str())
-            .map(|(e, _)| e["type"].as_str().unwrap())
+            .filter(|(e, _)| {
+                e["type"] == "message.status" && e["data"]["message_id"] == id.as_str()
+            })
+            .map(|(e, _)| e["data"]["status"].as_str().unwrap())
             .collect();
-        if types.contains("message.sent") && types.contains("message.delivered") {
+        if statuses.contains("sent") && statuses.contains("delivered") {
             assert!(seen.iter().all(|(_, signed)| *signed), "unsigned delivery");
             break;
         }
@@ -976,7 +1003,7 @@ async fn webhooks_are_managed_deliver_signed_events_redeliver_and_stream_as_sse(
             .starts_with("text/event-stream")
     );
     let mut text = String::new();
-    while !text.contains("event: message.delivered") {
+    while !text.contains("\"status\":\"delivered\"") {
         let chunk = tokio::time::timeout(WAIT, sse.chunk())
             .await
             .expect("the stream stalled")
@@ -984,7 +1011,8 @@ async fn webhooks_are_managed_deliver_signed_events_redeliver_and_stream_as_sse(
             .expect("the stream ended");
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(text.contains("event: message.sent"), "{text}");
+    assert!(text.contains("event: message.status"), "{text}");
+    assert!(text.contains("\"status\":\"sent\""), "{text}");
     drop(sse);
 
     let (s, _) = g
@@ -1228,7 +1256,7 @@ async fn errors_answer_400_401_403_404_409_413_and_429_in_the_error_shape(db: Db
 
 both_backends!(
     health_readiness_metrics_and_openapi_need_no_key,
-    keys_are_created_listed_and_a_revoked_key_fails_on_its_next_request,
+    keys_are_created_listed_disabled_enabled_and_revoked_each_taking_effect_at_once,
     a_device_shows_its_qr_as_text_png_and_svg_links_reconnects_logs_out_and_is_deleted,
     every_message_kind_reaches_the_phone_and_each_202_equals_the_stored_message,
     idempotency_priorities_and_scheduled_sends_hold_against_whatsapp,

@@ -51,7 +51,7 @@ async fn text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webh
             &key,
             Method::POST,
             "/v1/webhooks",
-            Some(json!({ "url": format!("http://{hook_addr}/hook"), "events": ["message.received", "message.delivered"] })),
+            Some(json!({ "url": format!("http://{hook_addr}/hook"), "events": ["message.received", "message.status"] })),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -101,11 +101,20 @@ async fn text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webh
     loop {
         let events = hooks.lock().unwrap().clone();
         let received = events.iter().find(|e| e["type"] == "message.received");
-        let delivered = events.iter().find(|e| e["type"] == "message.delivered");
+        let delivered = events
+            .iter()
+            .find(|e| e["type"] == "message.status" && e["data"]["status"] == "delivered");
         if let (Some(r), Some(d)) = (received, delivered) {
             assert_eq!(r["device_id"], dev.as_str());
             assert_eq!(r["data"]["text"], "hello gateway");
             assert_eq!(r["data"]["from"], "6281100000001@s.whatsapp.net");
+            assert_eq!(r["data"]["sender_phone"], "6281100000001");
+            assert!(
+                r["data"]["sender_lid"]
+                    .as_str()
+                    .is_some_and(|l| l.ends_with("@lid")),
+                "{r}"
+            );
             assert_eq!(r["data"]["message_id"], inbound["id"]);
             assert_eq!(r["data"]["is_group"], false);
             assert_eq!(d["data"]["message_id"], id.as_str());
@@ -505,6 +514,177 @@ async fn a_read_receipt_from_the_recipients_client_marks_the_message_read(db: Db
     g.stop().await;
 }
 
+/// A wa-client linked to a fresh account `number` on the sandbox (another WhatsApp user).
+async fn linked_client(g: &Gateway, number: &str) -> (wa_client::Client, wa_client::EventStream) {
+    use futures_util::StreamExt;
+    let phone = g.sandbox().create_phone(number).await.unwrap();
+    let client = wa_client::Client::builder(wa_client::MemoryStore::new())
+        .ws_url(g.sandbox().ws_url())
+        .root_key(g.sandbox().root_public_key())
+        .build();
+    let mut events = client.events();
+    client.connect().await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.next()).await {
+            Ok(Some(wa_client::Event::Qr(qr))) => {
+                phone.scan_qr(&qr.code).await.unwrap();
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no QR: {other:?}"),
+        }
+    }
+    client
+        .wait_connected(Duration::from_secs(20))
+        .await
+        .unwrap();
+    (client, events)
+}
+
+async fn received_media_downloads_through_the_gateway_url_byte_for_byte(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let owner = g.sandbox().create_phone("6281200000009").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &owner).await;
+    let (sender, _events) = linked_client(&g, "6281100000009").await;
+    let picture: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    sender
+        .send_image(&owner.jid(), &picture, "image/png", Some("the plan"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let m = loop {
+        let (_, v) = g
+            .call(ADMIN, Method::GET, "/v1/messages?direction=in", None)
+            .await;
+        if let Some(m) = v["data"].as_array().and_then(|a| a.first()) {
+            break m.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no inbound image");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let url = m["content"]["media"]["download_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no download_url in {m}"))
+        .to_string();
+    assert_eq!(
+        url,
+        format!("/v1/messages/{}/media", m["id"].as_str().unwrap())
+    );
+    assert!(
+        !m.to_string().contains("media_key"),
+        "the media key must not be exposed: {m}"
+    );
+    let resp = g
+        .http
+        .get(format!("{}{url}", g.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), picture.as_slice());
+    // A text message has no media to download.
+    let id = g
+        .send(
+            ADMIN,
+            &dev,
+            json!({ "to": "6281100000009", "text": "thanks" }),
+        )
+        .await;
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::GET,
+            &format!("/v1/messages/{id}/media"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    sender.disconnect().await;
+    g.stop().await;
+}
+
+async fn group_membership_changes_become_group_participants_events(db: Db) {
+    let Some(g) = Gateway::start(db, fast_config()).await else {
+        return;
+    };
+    let owner = g.sandbox().create_phone("6281200000010").await.unwrap();
+    g.sandbox().create_phone("6281100000010").await.unwrap();
+    g.sandbox().create_phone("6281100000011").await.unwrap();
+    let dev = g.create_device(ADMIN).await;
+    g.link_by_qr(ADMIN, &dev, &owner).await;
+    let (s, group) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{dev}/groups"),
+            Some(json!({ "subject": "Tim", "participants": ["6281100000010"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{group}");
+    let jid = group["jid"].as_str().unwrap().to_string();
+    let (s, v) = g
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v1/devices/{dev}/groups/{jid}/participants"),
+            Some(json!({ "add": ["6281100000011"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = read_events(&g).await;
+        if let Some(e) = events
+            .iter()
+            .find(|e| e["type"] == "group.participants" && e["data"]["action"] == "add")
+        {
+            assert_eq!(e["device_id"], dev.as_str());
+            assert_eq!(e["data"]["group"], jid.as_str());
+            assert_eq!(
+                e["data"]["participants"],
+                json!(["6281100000011@s.whatsapp.net"])
+            );
+            assert_eq!(e["data"]["author"], "6281200000010@s.whatsapp.net");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no group.participants event: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    g.stop().await;
+}
+
+/// Every event recorded so far, from the SSE stream (read until it goes quiet).
+async fn read_events(g: &Gateway) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let resp = g
+        .http
+        .get(format!("{}/v1/events", g.base))
+        .bearer_auth(ADMIN)
+        .header("last-event-id", "0")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(Duration::from_millis(300), stream.next()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
 both_backends!(
     text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webhook,
     image_by_url_reaches_the_phone_with_caption_and_hash,
@@ -515,4 +695,6 @@ both_backends!(
     inbound_media_carries_type_caption_metadata_quote_and_mentions,
     demo_mode_links_by_qr_and_by_code_by_itself_and_contacts_echo,
     a_read_receipt_from_the_recipients_client_marks_the_message_read,
+    received_media_downloads_through_the_gateway_url_byte_for_byte,
+    group_membership_changes_become_group_participants_events,
 );

@@ -21,11 +21,13 @@ pub struct CreateDevice {
     name: String,
 }
 
-const COLS: &str = "id, name, status, phone, push_name, last_seen_at, created_at, updated_at";
+const COLS: &str =
+    "id, number, name, status, phone, push_name, last_seen_at, created_at, updated_at";
 
 fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
     Ok(json!({
         "id": r.try_get::<String, _>("id")?,
+        "number": r.try_get::<Option<i64>, _>("number")?,
         "name": r.try_get::<String, _>("name")?,
         "status": r.try_get::<String, _>("status")?,
         "phone": r.try_get::<Option<String>, _>("phone")?,
@@ -61,14 +63,60 @@ pub async fn create(
     check_len("name", &body.value.name, 1, 100)?;
     let id = new_id("dev");
     let now = now_ms();
-    sqlx::query("INSERT INTO devices (id, name, status, event_seq, created_at, updated_at) VALUES ($1, $2, 'created', 0, $3, $3)")
+    let mut tx = st.db.pool.begin().await?;
+    let number = next_number(&mut tx).await?;
+    sqlx::query("INSERT INTO devices (id, number, name, status, event_seq, created_at, updated_at) VALUES ($1, $2, $3, 'created', 0, $4, $4)")
         .bind(&id)
+        .bind(number)
         .bind(&body.value.name)
         .bind(now)
-        .execute(&st.db.pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     crate::queue::wake(&st, &id);
     Ok((StatusCode::CREATED, Json(load(&st, &p, &id).await?)))
+}
+
+/// The next device number (1, 2, …; never reused), taken inside `tx` from the `devices`
+/// counter: its row lock serializes concurrent creations until `tx` ends.
+pub(crate) async fn next_number(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "UPDATE counters SET value = value + 1 WHERE name = 'devices' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n)
+}
+
+/// The number of `device_id`, assigning one now if the row has none (a device inserted by a
+/// path that does not number devices); `None` when the device does not exist.
+pub(crate) async fn number_of(st: &AppState, device_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT number FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(&st.db.pool)
+        .await?;
+    match row {
+        None => Ok(None),
+        Some((Some(n),)) => Ok(Some(n)),
+        Some((None,)) => {
+            let mut tx = st.db.pool.begin().await?;
+            let n = next_number(&mut tx).await?;
+            sqlx::query("UPDATE devices SET number = $2 WHERE id = $1 AND number IS NULL")
+                .bind(device_id)
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            // Re-read: a concurrent caller may have numbered it first.
+            let (n,): (Option<i64>,) = sqlx::query_as("SELECT number FROM devices WHERE id = $1")
+                .bind(device_id)
+                .fetch_one(&st.db.pool)
+                .await?;
+            Ok(n)
+        }
+    }
 }
 
 pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {

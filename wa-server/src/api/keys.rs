@@ -1,4 +1,4 @@
-//! `/v1/keys`: create (the key is shown once), list, revoke. Admin only.
+//! `/v1/keys`: create (the key is shown once), list, disable/enable, revoke. Admin only.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -24,23 +24,41 @@ pub struct CreateKey {
     rate_limit_per_minute: Option<u32>,
 }
 
-fn view(
-    id: &str,
-    name: &str,
-    scopes: &str,
-    device_id: Option<String>,
-    rate: Option<i64>,
-    created: i64,
-    revoked: Option<i64>,
-) -> Value {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    enabled: bool,
+}
+
+/// The built-in admin key (provisioned at start); it cannot be disabled, or nobody could
+/// enable it again.
+const ADMIN_KEY_ID: &str = "key_admin";
+
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const COLS: &str =
+    "id, name, scopes, device_id, rate_limit_per_minute, created_at, revoked_at, disabled_at";
+
+fn view((id, name, scopes, device_id, rate, created, revoked, disabled): Row) -> Value {
     json!({
         "id": id,
         "name": name,
-        "scopes": serde_json::from_str::<Value>(scopes).unwrap_or(Value::Null),
+        "scopes": serde_json::from_str::<Value>(&scopes).unwrap_or(Value::Null),
         "device_id": device_id,
         "rate_limit_per_minute": rate,
+        "enabled": disabled.is_none(),
         "created_at": ts(Some(created)),
         "revoked_at": ts(revoked),
+        "disabled_at": ts(disabled),
     })
 }
 
@@ -78,9 +96,19 @@ pub async fn create(
             return Err(ApiError::field("device_id", "no such device"));
         }
     }
+    // wabot documents 60 requests a minute for keys created without a limit.
+    let wabot_key = b
+        .scopes
+        .iter()
+        .any(|s| crate::compat::wabot::OWN_SCOPES.contains(&s.as_str()));
     let rate = b
         .rate_limit_per_minute
         .map(i64::from)
+        .or_else(|| {
+            wabot_key.then_some(i64::from(
+                crate::compat::wabot::DEFAULT_RATE_LIMIT_PER_MINUTE,
+            ))
+        })
         .or(st.config.default_rate_limit_per_minute.map(i64::from));
     let key = generate_key();
     let id = new_id("key");
@@ -97,30 +125,60 @@ pub async fn create(
         .bind(now)
         .execute(&st.db.pool)
         .await?;
-    let mut v = view(&id, &b.name, &scopes, b.device_id, rate, now, None);
+    let mut v = view((id, b.name, scopes, b.device_id, rate, now, None, None));
     v["key"] = key.into();
     Ok((StatusCode::CREATED, Json(v)))
 }
 
 pub async fn list(State(st): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
     p.require("admin:*")?;
-    type Row = (
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-        i64,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as("SELECT id, name, scopes, device_id, rate_limit_per_minute, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
-        .fetch_all(&st.db.pool)
-        .await?;
-    let data: Vec<Value> = rows
-        .into_iter()
-        .map(|(id, n, s, d, r, c, rv)| view(&id, &n, &s, d, r, c, rv))
-        .collect();
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM api_keys ORDER BY created_at, id"
+    ))
+    .fetch_all(&st.db.pool)
+    .await?;
+    let data: Vec<Value> = rows.into_iter().map(view).collect();
     Ok(Json(json!({ "data": data })))
+}
+
+/// `PATCH /v1/keys/{id}` `{"enabled": false}` switches a key off without revoking it (every
+/// request with it is refused until `{"enabled": true}`); 404 for unknown or revoked keys.
+pub async fn update(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: ApiJson<UpdateKey>,
+) -> Result<Json<Value>, ApiError> {
+    p.require("admin:*")?;
+    if id == ADMIN_KEY_ID && !body.value.enabled {
+        return Err(ApiError::field(
+            "enabled",
+            "the built-in admin key cannot be disabled",
+        ));
+    }
+    // Disabling keeps the first disable time; enabling clears it.
+    let done = if body.value.enabled {
+        sqlx::query("UPDATE api_keys SET disabled_at = NULL WHERE id = $1 AND revoked_at IS NULL")
+            .bind(&id)
+            .execute(&st.db.pool)
+            .await?
+    } else {
+        sqlx::query("UPDATE api_keys SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1 AND revoked_at IS NULL")
+            .bind(&id)
+            .bind(now_ms())
+            .execute(&st.db.pool)
+            .await?
+    };
+    // The next request with this key reads the new state.
+    st.key_cache.forget_all();
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("key"));
+    }
+    let row: Row = sqlx::query_as(&format!("SELECT {COLS} FROM api_keys WHERE id = $1"))
+        .bind(&id)
+        .fetch_one(&st.db.pool)
+        .await?;
+    Ok(Json(view(row)))
 }
 
 pub async fn revoke(

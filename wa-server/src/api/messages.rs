@@ -92,7 +92,7 @@ pub struct SendMessage {
     reference_id: Option<String>,
 }
 
-const COLS: &str = "id, device_id, direction, chat, sender, kind, content, status, failure_reason, wa_message_id, priority, send_at, reference_id, attempts, created_at, updated_at, sent_at, delivered_at, read_at";
+const COLS: &str = "id, device_id, direction, chat, sender, kind, content, status, failure_reason, wa_message_id, priority, send_at, reference_id, attempts, job_no, created_at, updated_at, sent_at, delivered_at, read_at";
 
 fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
     let content: String = r.try_get("content")?;
@@ -114,6 +114,7 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
         "send_at": ts(r.try_get("send_at")?),
         "reference_id": r.try_get::<Option<String>, _>("reference_id")?,
         "attempts": r.try_get::<i64, _>("attempts")?,
+        "job_no": r.try_get::<Option<i64>, _>("job_no")?,
         "created_at": ts(Some(r.try_get("created_at")?)),
         "updated_at": ts(Some(r.try_get("updated_at")?)),
         "sent_at": ts(r.try_get("sent_at")?),
@@ -394,6 +395,7 @@ pub struct LogQuery {
     until: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
+    job_no: Option<i64>,
 }
 
 enum Param {
@@ -438,6 +440,9 @@ pub async fn list(
             ));
         }
         push("status = ?", Param::S(s), &mut conds);
+    }
+    if let Some(n) = q.job_no {
+        push("job_no = ?", Param::I(n), &mut conds);
     }
     if let Some(s) = q.since {
         let t = parse_rfc3339(&s)
@@ -496,4 +501,95 @@ pub async fn list(
     };
     let data = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "data": data, "next_cursor": next })))
+}
+
+/// `GET /v1/messages/{id}/media`: the decrypted media of a received message, downloaded from
+/// WhatsApp through the device on request. It is staged in an unlinked temporary file so the
+/// MAC and hashes are checked before the first byte is served, without holding it in memory.
+pub async fn download_media(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    p.require("messages:read")?;
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT device_id, kind, content FROM messages WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&st.db.pool)
+            .await?;
+    let (device_id, kind, content) = row.ok_or_else(|| ApiError::not_found("message"))?;
+    if p.device_id.as_deref().is_some_and(|d| d != device_id) {
+        return Err(ApiError::not_found("message"));
+    }
+    let stored: Value = serde_json::from_str(&content).unwrap_or(Value::Null);
+    let download: crate::transport::MediaDownload = stored
+        .get("media_download")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| ApiError::not_found("media of this message"))?;
+    let media = stored.pointer("/content/media");
+    let mime = media
+        .and_then(|m| m.get("mime_type"))
+        .and_then(Value::as_str)
+        .filter(|m| HeaderValue::from_str(m).is_ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let file_name = media
+        .and_then(|m| m.get("file_name"))
+        .and_then(Value::as_str)
+        .map(|n| {
+            // Only a conservative character set goes into the header.
+            n.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' '))
+                .collect::<String>()
+        })
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("{id}.{kind}"));
+
+    let path = std::env::temp_dir().join(format!("wasap-media-{}", crate::util::new_id("tmp")));
+    let mut file = tokio::fs::OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    // Unlinked at once: the open handle keeps the data until the response is done.
+    let _ = tokio::fs::remove_file(&path).await;
+    let length = st
+        .transport
+        .download_media(&device_id, &download, &mut file)
+        .await
+        .map_err(super::devices::transport_error)?;
+    file.rewind().await.map_err(ApiError::internal)?;
+    let stream = futures_util::stream::unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let mut r = axum::body::Body::from_stream(stream).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_str(&mime).expect("checked above"),
+    );
+    h.insert(
+        axum::http::header::CONTENT_LENGTH,
+        HeaderValue::from(length),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(r)
 }

@@ -4,7 +4,7 @@
 mod broadcasts;
 mod contacts;
 mod credits;
-mod devices;
+pub(crate) mod devices;
 mod groups;
 mod keys;
 pub(crate) mod messages;
@@ -46,6 +46,7 @@ fn table() -> Vec<Entry> {
         ("POST", "/v1/keys", AD, post(keys::create)),
         ("GET", "/v1/keys", AD, get(keys::list)),
         ("DELETE", "/v1/keys/{id}", AD, delete(keys::revoke)),
+        ("PATCH", "/v1/keys/{id}", AD, patch(keys::update)),
         ("POST", "/v1/devices", DW, post(devices::create)),
         ("GET", "/v1/devices", DR, get(devices::list)),
         ("GET", "/v1/devices/{id}", DR, get(devices::get_one)),
@@ -104,6 +105,12 @@ fn table() -> Vec<Entry> {
         ),
         ("GET", "/v1/messages", MR, get(messages::list)),
         ("GET", "/v1/messages/{id}", MR, get(messages::get_one)),
+        (
+            "GET",
+            "/v1/messages/{id}/media",
+            MR,
+            get(messages::download_media),
+        ),
         ("POST", "/v1/contacts", CW, post(contacts::create)),
         ("GET", "/v1/contacts", CR, get(contacts::list)),
         ("GET", "/v1/contacts/{id}", CR, get(contacts::get_one)),
