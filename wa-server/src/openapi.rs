@@ -737,6 +737,13 @@ pub fn document() -> Value {
             }
         };
         responses.insert(status.to_string(), body);
+        if *op_id == "deviceQr" {
+            // `format=svg|png` answers the code as an image instead of JSON.
+            let binary = json!({ "schema": { "type": "string", "format": "binary" } });
+            let content = &mut responses[&status.to_string()]["content"];
+            content["image/svg+xml"] = binary.clone();
+            content["image/png"] = binary;
+        }
         if let Some(sc) = scope {
             op["security"] = json!([{ "bearer": [] }]);
             op["x-required-scope"] = json!(sc);

@@ -141,6 +141,10 @@ async fn health_readiness_metrics_and_openapi_need_no_key(db: Db) {
     let doc: Value = serde_json::from_str(&doc).unwrap();
     let qr_params = doc["paths"]["/v1/devices/{id}/qr"]["get"]["parameters"].to_string();
     assert!(qr_params.contains("\"format\""), "{qr_params}");
+    let qr_types = &doc["paths"]["/v1/devices/{id}/qr"]["get"]["responses"]["200"]["content"];
+    for kind in ["application/json", "image/svg+xml", "image/png"] {
+        assert!(qr_types[kind].is_object(), "{kind} missing: {qr_types}");
+    }
     g.stop().await;
 }
 
