@@ -724,6 +724,71 @@ async fn a_refused_send_in_a_burst_does_not_fail_its_neighbours(db: Db) {
     h.stop().await;
 }
 
+async fn a_database_error_on_one_send_in_a_burst_fails_only_that_send(db: Db) {
+    use sqlx::Executor;
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    // The database itself refuses any message whose content says "poison".
+    let pool = sqlx::AnyPool::connect(&h.database_url).await.unwrap();
+    match db {
+        Db::Sqlite => {
+            pool.execute("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+                .await
+                .unwrap();
+        }
+        Db::Postgres => {
+            pool.execute("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.content LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+                .await
+                .unwrap();
+            pool.execute("CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()")
+                .await
+                .unwrap();
+        }
+    }
+    pool.close().await;
+    let dev = h.create_device("offline").await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (h, dev) = (h.clone(), dev.clone());
+        let text = if i == 7 {
+            "poison".to_string()
+        } else {
+            format!("n{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            h.admin(
+                Method::POST,
+                &format!("/v1/devices/{dev}/messages"),
+                Some(json!({ "to": "628111222333", "text": text })),
+            )
+            .await
+        }));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            StatusCode::ACCEPTED => {
+                assert_eq!(
+                    h.message(v["id"].as_str().unwrap()).await["status"],
+                    "queued"
+                );
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => refused += 1,
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(refused, 1);
+    let (_, log) = h
+        .admin(Method::GET, "/v1/messages?direction=out&limit=50", None)
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 19);
+    let h = std::sync::Arc::into_inner(h).unwrap();
+    h.stop().await;
+}
+
 both_backends!(
     accepted_message_is_stored_sent_then_follows_receipts,
     a_receipt_that_overtakes_the_send_marks_it_sent_then_delivered_once,
@@ -744,4 +809,5 @@ both_backends!(
     after_a_restart_the_in_flight_send_repeats_with_its_id_and_acked_ones_stay_sent,
     concurrent_sends_are_each_committed_and_answered_as_stored,
     a_refused_send_in_a_burst_does_not_fail_its_neighbours,
+    a_database_error_on_one_send_in_a_burst_fails_only_that_send,
 );
