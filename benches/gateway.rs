@@ -5,7 +5,9 @@
 //!
 //! `cargo bench --features server --bench gateway` (env: `WASAP_BENCH_MESSAGES`, default
 //! 5000; `WASAP_BENCH_CONNECTIONS`, default 32; `WASAP_BENCH_ACCEPT_ONLY=1` leaves the device
-//! unlinked, so the queue holds every message and only accepting is measured).
+//! unlinked, so the queue holds every message and only accepting is measured;
+//! `WASAP_BENCH_DATABASE_URL=postgres://…` uses that (empty) PostgreSQL database instead of
+//! SQLite).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,8 +51,17 @@ async fn run() {
     config.queue.min_delay = Duration::ZERO;
     config.queue.max_delay = Duration::ZERO;
     config.default_rate_limit_per_minute = None;
-    let server = Server::builder()
-        .data_dir(&dir)
+    let database = std::env::var("WASAP_BENCH_DATABASE_URL").ok();
+    let mut builder = Server::builder().data_dir(&dir);
+    if let Some(url) = &database {
+        builder = builder.database_url(url);
+    }
+    let backend = if database.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let server = builder
         .listen("127.0.0.1:0".parse().unwrap())
         .admin_key(ADMIN)
         .config(config)
@@ -117,7 +128,7 @@ async fn run() {
     let accepted_in = start.elapsed();
     if accept_only {
         println!(
-            "gateway (accept only, device unlinked): {messages} texts over {connections} connections in {:.2} s = {:.0}/s",
+            "gateway on {backend} (accept only, device unlinked): {messages} texts over {connections} connections in {:.2} s = {:.0}/s",
             accepted_in.as_secs_f64(),
             messages as f64 / accepted_in.as_secs_f64(),
         );
@@ -133,7 +144,7 @@ async fn run() {
     }
     let delivered_in = start.elapsed();
     println!(
-        "gateway: {messages} texts over {connections} connections: accepted in {:.2} s = {:.0}/s; all received by the sandbox phone after {:.2} s = {:.0}/s end to end",
+        "gateway on {backend}: {messages} texts over {connections} connections: accepted in {:.2} s = {:.0}/s; all received by the sandbox phone after {:.2} s = {:.0}/s end to end",
         accepted_in.as_secs_f64(),
         messages as f64 / accepted_in.as_secs_f64(),
         delivered_in.as_secs_f64(),

@@ -38,6 +38,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/phones/{number}/pair-code", post(pair_code))
         .route("/phones/{number}/send", post(send))
         .route("/phones/{number}/received", get(received))
+        .route("/phones/{number}/duplicates", get(duplicates))
         .route("/phones/{number}/echo", post(echo))
         .route("/phones/{number}/devices", post(register_direct))
         .route("/groups", post(create_group))
@@ -220,6 +221,11 @@ async fn received(State(shared): S, Path(number): Path<String>) -> ApiResult {
     Ok(Json(
         serde_json::to_value(phone.received()).unwrap_or(Value::Null),
     ))
+}
+
+async fn duplicates(State(shared): S, Path(number): Path<String>) -> ApiResult {
+    let phone = phone_of(&shared, &number)?;
+    Ok(Json(json!({ "suppressed": phone.duplicates_suppressed() })))
 }
 
 #[derive(Deserialize)]

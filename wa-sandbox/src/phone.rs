@@ -28,8 +28,30 @@ use crate::server::Shared;
 
 /// Stanzas waiting for a phone; beyond this, deliveries wait in a spawned task.
 const INBOX_CAPACITY: usize = 4096;
-/// Most received messages a phone remembers.
+/// Most received messages a phone remembers (and de-duplicates against).
 const MAX_RECEIVED: usize = 10_000;
+
+/// What a phone keeps of the messages it received. Like a real WhatsApp client, it shows a
+/// message once: a second copy with the same (chat, sender, id) — a sender re-sending after a
+/// crash, say — is dropped and only counted.
+#[derive(Default)]
+struct Inbox {
+    messages: std::collections::VecDeque<ReceivedMessage>,
+    /// (chat, sending user, id) of every message in `messages`.
+    seen: std::collections::HashSet<(String, String, String)>,
+    duplicates: u64,
+}
+
+/// The de-duplication key: the sending user, not the device, since a message keeps its id
+/// whichever of the sender's devices (re)sends it.
+fn inbox_key(m: &ReceivedMessage) -> (String, String, String) {
+    let user = m
+        .from
+        .split_once('@')
+        .map(|(u, _)| u.split_once(':').map_or(u, |(u, _)| u))
+        .unwrap_or(&m.from);
+    (m.chat.clone(), user.to_owned(), m.id.clone())
+}
 
 /// A message a phone received and decrypted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,7 +93,7 @@ pub(crate) struct PhoneInner {
     pub store: PhoneStore,
     pub registration_id: u32,
     pub shared: Weak<Shared>,
-    received: Mutex<Vec<ReceivedMessage>>,
+    received: Mutex<Inbox>,
     /// Recently sent messages by id (chat, message), for retry receipts.
     pub sent: Mutex<std::collections::VecDeque<(String, Jid, proto::Message)>>,
     arrived: Notify,
@@ -104,7 +126,7 @@ impl Phone {
                 store,
                 registration_id,
                 shared,
-                received: Mutex::new(Vec::new()),
+                received: Mutex::new(Inbox::default()),
                 sent: Mutex::new(std::collections::VecDeque::new()),
                 arrived: Notify::new(),
                 echo: AtomicBool::new(false),
@@ -178,9 +200,20 @@ impl Phone {
         crate::send::phone_send(&shared, self, to, message).await
     }
 
-    /// Everything this phone decrypted so far, oldest first.
+    /// Everything this phone decrypted so far, oldest first, each message once (see
+    /// [`Phone::duplicates_suppressed`]).
     pub fn received(&self) -> Vec<ReceivedMessage> {
-        lock(&self.inner.received).clone()
+        lock(&self.inner.received)
+            .messages
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// How many decrypted messages were dropped because the phone already had one with the
+    /// same chat, sender and id.
+    pub fn duplicates_suppressed(&self) -> u64 {
+        lock(&self.inner.received).duplicates
     }
 
     /// Waits until a received message satisfies `pred` (checking earlier ones too).
@@ -192,7 +225,7 @@ impl Phone {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.inner.arrived.notified();
-            if let Some(m) = lock(&self.inner.received).iter().find(|m| pred(m)) {
+            if let Some(m) = lock(&self.inner.received).messages.iter().find(|m| pred(m)) {
                 return Some(m.clone());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -258,14 +291,24 @@ impl Phone {
         Ok(address)
     }
 
-    fn record(&self, message: ReceivedMessage) {
-        let mut received = lock(&self.inner.received);
-        if received.len() >= MAX_RECEIVED {
-            received.remove(0);
+    /// Keeps `message` unless the phone already has it; returns whether it was new.
+    fn record(&self, message: ReceivedMessage) -> bool {
+        let key = inbox_key(&message);
+        let mut inbox = lock(&self.inner.received);
+        if inbox.seen.contains(&key) {
+            inbox.duplicates += 1;
+            return false;
         }
-        received.push(message);
-        drop(received);
+        if inbox.messages.len() >= MAX_RECEIVED
+            && let Some(old) = inbox.messages.pop_front()
+        {
+            inbox.seen.remove(&inbox_key(&old));
+        }
+        inbox.seen.insert(key);
+        inbox.messages.push_back(message);
+        drop(inbox);
         self.inner.arrived.notify_waiters();
+        true
     }
 }
 
@@ -374,14 +417,17 @@ async fn handle_message(phone: &Phone, node: &Node) {
         if only_skdm {
             continue;
         }
-        texts.push(text.clone());
-        phone.record(ReceivedMessage {
+        let fresh = phone.record(ReceivedMessage {
             id: id.to_owned(),
             from: sender.to_string(),
             chat: chat.to_string(),
-            text,
+            text: text.clone(),
             raw: message.encode_to_vec(),
         });
+        // A dropped duplicate is not shown, so it is not echoed either.
+        if fresh {
+            texts.push(text);
+        }
     }
     // Delivery receipt, as a client sends it.
     let mut receipt = Node::new("receipt")

@@ -116,6 +116,10 @@ async fn control_api_drives_phones_groups_and_faults() {
     let (_, received) = call(addr, "GET", "/phones/6281700000002/received", None).await;
     assert_eq!(received[0]["text"], "ping");
     assert_eq!(received[0]["from"], "6281700000001@s.whatsapp.net");
+    let (status, dups) = call(addr, "GET", "/phones/6281700000002/duplicates", None).await;
+    assert_eq!((status, dups), (200, json!({ "suppressed": 0 })));
+    let (status, _) = call(addr, "GET", "/phones/6289999999999/duplicates", None).await;
+    assert_eq!(status, 404);
 
     let (status, group) = call(
         addr,

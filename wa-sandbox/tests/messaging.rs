@@ -163,6 +163,74 @@ async fn phone_and_companion_exchange_texts_with_receipts() {
     assert_eq!(receipt.attr("from"), Some("6281400000002@s.whatsapp.net"));
 }
 
+/// Encrypts `text` to `to`'s phone (device 0) and sends it from the companion with stanza `id`.
+async fn send_text_to_phone(
+    store: &InMemorySignalStore,
+    client: &mut Client,
+    to: &str,
+    id: &str,
+    text: &str,
+) {
+    let message = proto::Message {
+        conversation: Some(text.into()),
+        ..Default::default()
+    };
+    let ct = session::encrypt(
+        store,
+        &ProtocolAddress::new(to, 0),
+        &pad_message(&message.encode_to_vec(), &mut OsRng),
+    )
+    .await
+    .unwrap();
+    let stanza = Node::new("message")
+        .with_attr("id", id.to_owned())
+        .with_attr("to", format!("{to}@s.whatsapp.net"))
+        .with_attr("type", "text")
+        .with_children(vec![Node::new("participants").with_children(vec![
+                Node::new("to")
+                    .with_attr("jid", format!("{to}:0@s.whatsapp.net"))
+                    .with_children(vec![
+                        Node::new("enc")
+                            .with_attr("v", "2")
+                            .with_attr("type", ct.kind.enc_type())
+                            .with_bytes(ct.bytes),
+                    ]),
+            ])]);
+    client.send(&stanza).await;
+}
+
+#[tokio::test]
+async fn phone_shows_a_resent_message_id_once_and_counts_the_copy() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let phone_a = sandbox.create_phone("6281400000011").await.unwrap();
+    let phone_b = sandbox.create_phone("6281400000012").await.unwrap();
+    let (companion, mut client) = paired(&sandbox, &phone_a).await;
+    let store = signal_store(&companion, &mut client, 10).await;
+    // Phone b starts the session, as in the exchange above.
+    phone_b.send_text(&phone_a.jid(), "hello").await.unwrap();
+    let hello = client
+        .recv_until(|n| n.tag.as_str() == "message")
+        .await
+        .unwrap();
+    assert_eq!(decrypt_text(&store, &hello).await, "hello");
+
+    // The same id twice (re-encrypted, as a sender retrying after a crash does), then another.
+    let b = "6281400000012";
+    send_text_to_phone(&store, &mut client, b, "3EB0SAMEID01", "first copy").await;
+    send_text_to_phone(&store, &mut client, b, "3EB0SAMEID01", "second copy").await;
+    send_text_to_phone(&store, &mut client, b, "3EB0OTHER001", "next").await;
+    phone_b
+        .wait_for_text(|t| t == "next", WAIT)
+        .await
+        .expect("phone b decrypts the next message");
+    let texts: Vec<Option<String>> = phone_b.received().into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        texts,
+        vec![Some("first copy".to_string()), Some("next".to_string())]
+    );
+    assert_eq!(phone_b.duplicates_suppressed(), 1);
+}
+
 #[tokio::test]
 async fn offline_device_gets_its_queue_on_next_login() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();

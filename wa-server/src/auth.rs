@@ -4,10 +4,15 @@
 //! Key format: `wsk_` + 43 characters of URL-safe base64 (32 random bytes). The database keeps
 //! the first 12 characters in clear as a lookup prefix and the hex SHA-256 of the whole key;
 //! candidates found by prefix are compared in constant time.
+//!
+//! Verified keys are remembered in memory for a few seconds ([`KeyCache`]) so that a burst of
+//! requests does not read the key table once per request; revoking (or otherwise changing) a
+//! key must call [`KeyCache::forget_all`], and the short lifetime bounds how long another
+//! gateway node on the same database keeps honouring a key it revoked.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
@@ -171,6 +176,67 @@ pub struct KeyRecord {
     pub disabled: bool,
 }
 
+/// How long a verified key is trusted without reading the database again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most keys remembered at once; the cache starts over when full.
+const KEY_CACHE_MAX: usize = 4096;
+
+/// Keys verified recently, by the SHA-256 of the presented token. Only keys that were found
+/// are kept, so random tokens cannot grow it and an unknown key is always looked up.
+#[derive(Default)]
+pub struct KeyCache {
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    entries: HashMap<String, (KeyRecord, Instant)>,
+    /// Bumped by every [`KeyCache::forget_all`]: a lookup that read the table before a
+    /// revocation must not put the old row back afterwards.
+    generation: u64,
+}
+
+impl KeyCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The record of `hash` if it was verified less than [`KEY_CACHE_TTL`] before `now`.
+    fn get(&self, hash: &str, now: Instant) -> Option<KeyRecord> {
+        self.lock()
+            .entries
+            .get(hash)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < KEY_CACHE_TTL)
+            .map(|(record, _)| record.clone())
+    }
+
+    /// The generation to hand back to [`KeyCache::put`] after reading the table.
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Remembers `record`, read at `generation`, unless the cache was cleared since.
+    fn put(&self, hash: String, record: KeyRecord, generation: u64, now: Instant) {
+        let mut state = self.lock();
+        if state.generation != generation {
+            return;
+        }
+        if state.entries.len() >= KEY_CACHE_MAX {
+            state.entries.clear();
+        }
+        state.entries.insert(hash, (record, now));
+    }
+
+    /// Drops every remembered key. Call it after any change to `api_keys` (revocation,
+    /// disabling, new scopes) so the change applies to the very next request.
+    pub fn forget_all(&self) {
+        let mut state = self.lock();
+        state.entries.clear();
+        state.generation += 1;
+    }
+}
+
 /// The live (not revoked, not disabled) key whose hash matches `token`, without touching
 /// rate limits.
 #[allow(dead_code)] // for contracts that read keys from bodies or other headers
@@ -179,9 +245,14 @@ pub async fn find_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>
 }
 
 /// Like [`find_key`], but also returns a disabled key (flagged), for contracts that answer a
-/// disabled key differently from an unknown one.
+/// disabled key differently from an unknown one. Served from [`KeyCache`] when the key was
+/// verified less than [`KEY_CACHE_TTL`] ago.
 pub async fn find_key_any(state: &AppState, token: &str) -> Result<Option<KeyRecord>, ApiError> {
     let hash = sha256_hex(token.as_bytes());
+    if let Some(record) = state.key_cache.get(&hash, Instant::now()) {
+        return Ok(Some(record));
+    }
+    let generation = state.key_cache.generation();
     let rows: Vec<KeyRow> = sqlx::query_as(
         "SELECT id, hash, scopes, device_id, rate_limit_per_minute, name, disabled_at FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
     )
@@ -195,7 +266,7 @@ pub async fn find_key_any(state: &AppState, token: &str) -> Result<Option<KeyRec
             found = Some((id, scopes, device_id, rate, name, disabled_at));
         }
     }
-    Ok(found.map(
+    let record = found.map(
         |(key_id, scopes, device_id, rate, name, disabled_at)| KeyRecord {
             principal: Principal {
                 key_id,
@@ -206,7 +277,13 @@ pub async fn find_key_any(state: &AppState, token: &str) -> Result<Option<KeyRec
             name,
             disabled: disabled_at.is_some(),
         },
-    ))
+    );
+    if let Some(r) = &record {
+        state
+            .key_cache
+            .put(hash, r.clone(), generation, Instant::now());
+    }
+    Ok(record)
 }
 
 struct Bucket {
@@ -255,6 +332,56 @@ mod tests {
         let wait = l.check("k", 3).unwrap_err();
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(l.check("other", 3).is_ok());
+    }
+
+    fn record(id: &str) -> KeyRecord {
+        KeyRecord {
+            principal: Principal {
+                key_id: id.into(),
+                scopes: vec!["devices:read".into()],
+                device_id: None,
+            },
+            rate_limit_per_minute: None,
+            name: "test".into(),
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn cached_keys_expire_after_the_ttl() {
+        let cache = KeyCache::default();
+        let t0 = Instant::now();
+        cache.put("h".into(), record("k1"), cache.generation(), t0);
+        assert_eq!(cache.get("h", t0).unwrap().principal.key_id, "k1");
+        let almost = t0 + KEY_CACHE_TTL - Duration::from_millis(1);
+        assert!(cache.get("h", almost).is_some());
+        assert!(cache.get("h", t0 + KEY_CACHE_TTL).is_none());
+        assert!(cache.get("other", t0).is_none());
+    }
+
+    #[test]
+    fn forgetting_clears_keys_and_refuses_lookups_that_started_before() {
+        let cache = KeyCache::default();
+        let t0 = Instant::now();
+        cache.put("h".into(), record("k1"), cache.generation(), t0);
+        // A lookup reads the table, then the key is revoked, then the lookup finishes.
+        let read_at = cache.generation();
+        cache.forget_all();
+        assert!(cache.get("h", t0).is_none());
+        cache.put("h".into(), record("k1"), read_at, t0);
+        assert!(cache.get("h", t0).is_none(), "a stale row came back");
+        cache.put("h".into(), record("k1"), cache.generation(), t0);
+        assert!(cache.get("h", t0).is_some());
+    }
+
+    #[test]
+    fn a_full_cache_starts_over_instead_of_growing() {
+        let cache = KeyCache::default();
+        let t0 = Instant::now();
+        for i in 0..KEY_CACHE_MAX + 1 {
+            cache.put(format!("h{i}"), record("k"), cache.generation(), t0);
+        }
+        assert_eq!(cache.lock().entries.len(), 1);
     }
 
     #[test]

@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dashboard",
         include_str!("../migrations/0005_dashboard.sql"),
     ),
+    (
+        6,
+        "queue_indexes",
+        include_str!("../migrations/0006_queue_indexes.sql"),
+    ),
 ];
 
 /// The pool plus the backend it talks to.

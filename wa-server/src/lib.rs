@@ -30,8 +30,10 @@ mod db;
 pub mod demo;
 mod error;
 mod events;
+mod group_commit;
 pub mod media;
 mod openapi;
+mod qr_image;
 mod queue;
 mod sending;
 mod state;
@@ -178,6 +180,8 @@ impl ServerBuilder {
             config: self.config,
             transport: self.transport.unwrap_or_else(|| Arc::new(NullTransport)),
             limiter: auth::RateLimiter::default(),
+            key_cache: Default::default(),
+            group_commit: Default::default(),
             metrics: Metrics::default(),
             media,
             workers: Default::default(),

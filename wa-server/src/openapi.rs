@@ -170,7 +170,7 @@ const OPS: &[Op] = &[
         "GET",
         "/v1/devices/{id}/qr",
         "deviceQr",
-        "The latest QR code to scan for linking",
+        "The latest QR code to scan for linking: JSON, or an SVG or PNG image (`format`)",
         Some("devices:write"),
         None,
         200,
@@ -643,6 +643,11 @@ fn extra_parameters(op_id: &str) -> Vec<Value> {
     let s = json!({ "type": "string" });
     let t = json!({ "type": "string", "format": "date-time" });
     match op_id {
+        "deviceQr" => vec![q(
+            "format",
+            json!({ "type": "string", "enum": ["json", "svg", "png"], "default": "json" }),
+            "json: the payload as JSON; svg or png: the code drawn as an image",
+        )],
         "listMessages" => vec![
             q(
                 "device_id",
@@ -732,6 +737,13 @@ pub fn document() -> Value {
             }
         };
         responses.insert(status.to_string(), body);
+        if *op_id == "deviceQr" {
+            // `format=svg|png` answers the code as an image instead of JSON.
+            let binary = json!({ "schema": { "type": "string", "format": "binary" } });
+            let content = &mut responses[&status.to_string()]["content"];
+            content["image/svg+xml"] = binary.clone();
+            content["image/png"] = binary;
+        }
         if let Some(sc) = scope {
             op["security"] = json!([{ "bearer": [] }]);
             op["x-required-scope"] = json!(sc);

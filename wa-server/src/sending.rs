@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::queue::{MediaRef, StoredContent, StoredMessage};
+use crate::queue::{MediaRef, StoredContent};
 use crate::state::AppState;
 use crate::util::{new_id, new_wa_message_id, now_ms};
 
@@ -162,6 +162,11 @@ pub fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
 
 /// Whether the device exists.
 pub async fn device_exists(st: &AppState, device_id: &str) -> Result<bool, ApiError> {
+    Ok(device_exists_db(st, device_id).await?)
+}
+
+/// [`device_exists`] with the database error as it came.
+pub(crate) async fn device_exists_db(st: &AppState, device_id: &str) -> Result<bool, sqlx::Error> {
     let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE id = $1")
         .bind(device_id)
         .fetch_optional(&st.db.pool)
@@ -172,6 +177,8 @@ pub async fn device_exists(st: &AppState, device_id: &str) -> Result<bool, ApiEr
 /// Queues `msg` and wakes its device's worker. `render` turns the queued message into the
 /// route's answer; with `idem`, that answer is stored in the same transaction and a repeated
 /// request gets it back unchanged (a concurrent duplicate waits for the first and replays it).
+/// Without `idem`, the message shares a transaction with concurrent sends
+/// ([`crate::group_commit`]); either way it is committed before this returns.
 pub async fn enqueue(
     st: &AppState,
     msg: NewMessage,
@@ -189,9 +196,17 @@ pub async fn enqueue_annotated(
     idem: Option<&Idempotency>,
     render: impl FnOnce(&QueuedMessage) -> (StatusCode, Value),
 ) -> Result<Answer, ApiError> {
-    if let Some(k) = idem
-        && let Some(a) = replay(st, k).await?
-    {
+    let Some(k) = idem else {
+        let queued = crate::group_commit::submit(st, msg, notes.clone()).await?;
+        let (status, body) = render(&queued);
+        return Ok(Answer {
+            status,
+            body,
+            replayed: false,
+            message: Some(queued),
+        });
+    };
+    if let Some(a) = replay(st, k).await? {
         return Ok(a);
     }
     if !device_exists(st, &msg.device_id).await? {
@@ -202,7 +217,7 @@ pub async fn enqueue_annotated(
     let queued = insert_annotated(st, &mut tx, msg, notes).await?;
     let (status, body) = render(&queued);
     let mut raced = false;
-    if let Some(k) = idem {
+    {
         let inserted = sqlx::query("INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&k.api_key_id)
             .bind(&k.key)
@@ -226,9 +241,7 @@ pub async fn enqueue_annotated(
     if !matches!(committed, Ok(true)) {
         // A concurrent request with the same key won the race: answer as it did (its row
         // is committed by now, since ours waited on it).
-        if let Some(k) = idem
-            && let Some(a) = replay(st, k).await?
-        {
+        if let Some(a) = replay(st, k).await? {
             return Ok(a);
         }
         return Err(match committed {
@@ -267,80 +280,253 @@ pub async fn insert_annotated(
     msg: NewMessage,
     notes: &Annotations,
 ) -> Result<QueuedMessage, ApiError> {
-    let now = now_ms();
-    let due = msg.send_at.unwrap_or(now).max(now);
-    let expires_at = due + st.config.queue.offline_expiry.as_millis() as i64;
-    let kind = msg.content.kind();
-    let stored = StoredMessage {
-        content: msg.content,
-        reply_to: msg.reply_to,
-        mentions: msg.mentions,
-    };
-    let stored_json = serde_json::to_string(&stored).expect("serializable");
-    let id = new_id("msg");
-    let wa_id = new_wa_message_id();
-    if st.config.price_per_message > 0 {
-        crate::credits::debit(
-            tx,
-            st.config.price_per_message,
-            &id,
-            msg.api_key_id.as_deref(),
-        )
-        .await
-        .map_err(|e| match e {
-            crate::credits::CreditError::Insufficient { balance, price } => ApiError::new(
+    insert_ref(st, tx, &msg, notes).await.map_err(|e| match e {
+        InsertError::Refused(e) => e,
+        InsertError::Db(e) => e.into(),
+    })
+}
+
+/// Why [`insert_ref`] wrote nothing.
+#[derive(Debug)]
+pub(crate) enum InsertError {
+    /// The message is refused (402 `insufficient_credits`); the transaction is still usable.
+    Refused(ApiError),
+    /// The database failed; the transaction must be abandoned.
+    Db(sqlx::Error),
+}
+
+/// The stored form of a message, serialized without copying it: the fields of
+/// [`crate::queue::StoredMessage`], in its order, so both give the same JSON.
+#[derive(serde::Serialize)]
+struct StoredView<'a> {
+    content: &'a StoredContent,
+    reply_to: &'a Option<String>,
+    mentions: &'a [String],
+}
+
+/// A message's row, computed before it is written.
+pub(crate) struct Row<'a> {
+    msg: &'a NewMessage,
+    notes: &'a Annotations,
+    id: String,
+    wa_id: String,
+    kind: &'static str,
+    stored_json: String,
+    due: i64,
+    expires_at: i64,
+    now: i64,
+    /// Set by [`number_and_file`].
+    job_no: i64,
+    /// Set by [`number_and_file`].
+    conversation_id: String,
+}
+
+impl<'a> Row<'a> {
+    /// Fresh ids, the stored JSON and the queue times of `msg`.
+    pub(crate) fn new(st: &AppState, msg: &'a NewMessage, notes: &'a Annotations) -> Row<'a> {
+        let now = now_ms();
+        let due = msg.send_at.unwrap_or(now).max(now);
+        Row {
+            msg,
+            notes,
+            id: new_id("msg"),
+            wa_id: new_wa_message_id(),
+            kind: msg.content.kind(),
+            stored_json: serde_json::to_string(&StoredView {
+                content: &msg.content,
+                reply_to: &msg.reply_to,
+                mentions: &msg.mentions,
+            })
+            .expect("serializable"),
+            due,
+            expires_at: due + st.config.queue.offline_expiry.as_millis() as i64,
+            now,
+            job_no: 0,
+            conversation_id: String::new(),
+        }
+    }
+
+    /// What the caller answers once the row is committed.
+    pub(crate) fn queued(self) -> QueuedMessage {
+        let m = self.msg;
+        let mut view = crate::api::message_view_new(
+            &self.id,
+            &m.device_id,
+            &m.to,
+            self.kind,
+            &self.stored_json,
+            &self.wa_id,
+            m.priority.rank(),
+            m.send_at,
+            m.reference_id.as_deref(),
+            self.now,
+        );
+        view["job_no"] = self.job_no.into();
+        QueuedMessage {
+            view,
+            id: self.id,
+            wa_message_id: self.wa_id,
+            created_at: self.now,
+            job_no: self.job_no,
+            conversation_id: self.conversation_id,
+        }
+    }
+}
+
+/// Gives `rows` their job numbers, in order, and files each in its conversation, inside
+/// `tx`: one counter update for all of them and one upsert per chat. The counter row stays
+/// locked until commit, so job numbers follow commit order and a rolled-back batch gives its
+/// numbers back.
+pub(crate) async fn number_and_file(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &mut [Row<'_>],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (last,): (i64,) = sqlx::query_as(
+        "UPDATE counters SET value = value + $1 WHERE name = 'jobs' RETURNING value",
+    )
+    .bind(rows.len() as i64)
+    .fetch_one(&mut **tx)
+    .await?;
+    let first = last - rows.len() as i64 + 1;
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.job_no = first + i as i64;
+    }
+    // The latest message of each chat sets its conversation's last-message time.
+    let mut chats: Vec<(&str, &str, i64)> = Vec::new();
+    for r in rows.iter() {
+        match chats
+            .iter_mut()
+            .find(|(d, c, _)| *d == r.msg.device_id && *c == r.msg.to)
+        {
+            Some(entry) => entry.2 = entry.2.max(r.now),
+            None => chats.push((&r.msg.device_id, &r.msg.to, r.now)),
+        }
+    }
+    let mut filed = Vec::with_capacity(chats.len());
+    for (device, chat, at) in chats {
+        let conversation = crate::conversations::touch(tx, device, chat, None, at).await?;
+        filed.push((device.to_string(), chat.to_string(), conversation.id));
+    }
+    for r in rows.iter_mut() {
+        if let Some((_, _, id)) = filed
+            .iter()
+            .find(|(d, c, _)| *d == r.msg.device_id && *c == r.msg.to)
+        {
+            r.conversation_id = id.clone();
+        }
+    }
+    Ok(())
+}
+
+/// Columns of a queued message; each row binds [`ROW_PARAMS`] values.
+const INSERT_HEAD: &str = "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at, job_no, sent_as) VALUES ";
+
+/// Bound values per row of [`INSERT_HEAD`].
+const ROW_PARAMS: usize = 14;
+
+/// Writes `rows` with one multi-row INSERT (both engines accept `VALUES (…), (…)`).
+pub(crate) async fn write_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &[Row<'_>],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::with_capacity(INSERT_HEAD.len() + rows.len() * 110);
+    sql.push_str(INSERT_HEAD);
+    for i in 0..rows.len() {
+        let p = |k: usize| i * ROW_PARAMS + k;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, 'out', ${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${}, 0, ${}, ${}, ${}, ${}, ${}, ${})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(11),
+            p(12),
+            p(12),
+            p(13),
+            p(14),
+        ));
+    }
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.id)
+            .bind(&r.msg.device_id)
+            .bind(&r.msg.to)
+            .bind(r.kind)
+            .bind(&r.stored_json)
+            .bind(&r.wa_id)
+            .bind(r.msg.priority.rank())
+            .bind(r.msg.send_at)
+            .bind(r.msg.reference_id.as_deref())
+            .bind(r.due)
+            .bind(r.expires_at)
+            .bind(r.now)
+            .bind(r.job_no)
+            .bind(r.notes.sent_as.as_deref());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Debits the price of `row` inside `tx` when sends cost credits.
+pub(crate) async fn debit(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    row: &Row<'_>,
+) -> Result<(), InsertError> {
+    if st.config.price_per_message <= 0 {
+        return Ok(());
+    }
+    crate::credits::debit(
+        tx,
+        st.config.price_per_message,
+        &row.id,
+        row.msg.api_key_id.as_deref(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| match e {
+        crate::credits::CreditError::Insufficient { balance, price } => {
+            InsertError::Refused(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_credits",
                 format!("a message costs {price} credits; the balance is {balance}"),
-            ),
-            crate::credits::CreditError::Db(e) => e.into(),
-        })?;
-    }
-    // The counter row stays locked until commit, so job numbers follow commit order and a
-    // rolled-back insert gives its number back.
-    let (job_no,): (i64,) =
-        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'jobs' RETURNING value")
-            .fetch_one(&mut **tx)
-            .await?;
-    let conversation = crate::conversations::touch(tx, &msg.device_id, &msg.to, None, now).await?;
-    sqlx::query(
-        "INSERT INTO messages (id, device_id, direction, chat, kind, content, status, wa_message_id, priority, send_at, reference_id, attempts, next_attempt_at, expires_at, created_at, updated_at, job_no, sent_as) VALUES ($1, $2, 'out', $3, $4, $5, 'queued', $6, $7, $8, $9, 0, $10, $11, $12, $12, $13, $14)",
-    )
-    .bind(&id)
-    .bind(&msg.device_id)
-    .bind(&msg.to)
-    .bind(kind)
-    .bind(&stored_json)
-    .bind(&wa_id)
-    .bind(msg.priority.rank())
-    .bind(msg.send_at)
-    .bind(msg.reference_id.clone())
-    .bind(due)
-    .bind(expires_at)
-    .bind(now)
-    .bind(job_no)
-    .bind(notes.sent_as.clone())
-    .execute(&mut **tx)
-    .await?;
-    let mut view = crate::api::message_view_new(
-        &id,
-        &msg.device_id,
-        &msg.to,
-        kind,
-        &stored_json,
-        &wa_id,
-        msg.priority.rank(),
-        msg.send_at,
-        msg.reference_id.as_deref(),
-        now,
-    );
-    view["job_no"] = job_no.into();
-    Ok(QueuedMessage {
-        view,
-        id,
-        wa_message_id: wa_id,
-        created_at: now,
-        job_no,
-        conversation_id: conversation.id,
+            ))
+        }
+        crate::credits::CreditError::Db(e) => InsertError::Db(e),
     })
+}
+
+/// [`insert_annotated`] on a borrowed message, telling refusals from database errors (a
+/// batch goes on after a refusal and is abandoned after a database error).
+pub(crate) async fn insert_ref(
+    st: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    msg: &NewMessage,
+    notes: &Annotations,
+) -> Result<QueuedMessage, InsertError> {
+    let mut row = Row::new(st, msg, notes);
+    debit(st, tx, &row).await?;
+    number_and_file(tx, std::slice::from_mut(&mut row))
+        .await
+        .map_err(InsertError::Db)?;
+    write_rows(tx, std::slice::from_ref(&row))
+        .await
+        .map_err(InsertError::Db)?;
+    Ok(row.queued())
 }

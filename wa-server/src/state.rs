@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, broadcast};
 
-use crate::auth::RateLimiter;
+use crate::auth::{KeyCache, RateLimiter};
 use crate::config::Config;
 use crate::db::Db;
+use crate::group_commit::GroupCommit;
 use crate::media::MediaFetcher;
 use crate::transport::DeviceTransport;
 
@@ -50,6 +51,10 @@ pub struct Inner {
     pub transport: Arc<dyn DeviceTransport>,
     /// Per-key rate limiting.
     pub limiter: RateLimiter,
+    /// Recently verified API keys.
+    pub key_cache: KeyCache,
+    /// Batches accepted messages into shared transactions.
+    pub group_commit: GroupCommit,
     /// Counters.
     pub metrics: Metrics,
     /// Media fetching under the SSRF policy.

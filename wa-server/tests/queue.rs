@@ -594,6 +594,201 @@ async fn a_receipt_that_overtakes_the_send_marks_it_sent_then_delivered_once(db:
     h.stop().await;
 }
 
+async fn after_a_restart_the_in_flight_send_repeats_with_its_id_and_acked_ones_stay_sent(db: Db) {
+    let mut cfg = fast_config();
+    // Long enough that the stuck send is still "on the wire" when the gateway goes away.
+    cfg.queue.send_timeout = Duration::from_secs(60);
+    let Some(h) = Harness::start(db, cfg.clone()).await else {
+        return;
+    };
+    let dev = h.online_device("d").await;
+    let acked = h
+        .send(&dev, json!({ "to": "628111222333", "text": "acked" }))
+        .await;
+    h.wait_status(acked["id"].as_str().unwrap(), "sent").await;
+    h.transport.hang_next(&dev);
+    let flying = h
+        .send(&dev, json!({ "to": "628111222333", "text": "in flight" }))
+        .await;
+    let flying_wa = flying["wa_message_id"].as_str().unwrap().to_string();
+    h.wait_for(|| async {
+        h.transport
+            .attempts()
+            .iter()
+            .any(|a| a.message.wa_message_id == flying_wa)
+    })
+    .await;
+
+    let url = h.stop_keep_db().await;
+    let h = Harness::start_on(url, cfg).await;
+    assert!(h.transport.set_online(&dev, "628111"));
+    h.wait_status(flying["id"].as_str().unwrap(), "sent").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent: Vec<String> = h
+        .transport
+        .attempts()
+        .iter()
+        .map(|a| a.message.wa_message_id.clone())
+        .collect();
+    assert_eq!(sent, vec![flying_wa], "only the in-flight message, same id");
+    assert_eq!(
+        h.message(acked["id"].as_str().unwrap()).await["status"],
+        "sent"
+    );
+    h.stop().await;
+}
+
+async fn concurrent_sends_are_each_committed_and_answered_as_stored(db: Db) {
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    let dev = h.create_device("offline").await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (h, dev) = (h.clone(), dev.clone());
+        tasks.push(tokio::spawn(async move {
+            h.send(
+                &dev,
+                json!({ "to": "628111222333", "text": format!("n{i}") }),
+            )
+            .await
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let mut ids: Vec<&str> = answers.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60);
+    for a in &answers {
+        assert_eq!(&h.message(a["id"].as_str().unwrap()).await, a);
+    }
+    let h = std::sync::Arc::into_inner(h).unwrap();
+    h.stop().await;
+}
+
+async fn a_refused_send_in_a_burst_does_not_fail_its_neighbours(db: Db) {
+    let mut cfg = fast_config();
+    cfg.price_per_message = 1;
+    let Some(h) = Harness::start(db, cfg).await else {
+        return;
+    };
+    let (s, v) = h
+        .admin(
+            Method::POST,
+            "/v1/credits/grants",
+            Some(json!({ "amount": 5, "bucket": "topup" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let dev = h.create_device("offline").await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let h = h.clone();
+        // Every third request names a device that does not exist.
+        let target = if i % 3 == 0 {
+            "dev_missing".to_string()
+        } else {
+            dev.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            h.admin(
+                Method::POST,
+                &format!("/v1/devices/{target}/messages"),
+                Some(json!({ "to": "628111222333", "text": format!("n{i}") })),
+            )
+            .await
+            .0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().as_u16());
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [202, 202, 202, 202, 202, 402, 402, 402, 404, 404, 404, 404]
+    );
+    let (_, log) = h
+        .admin(Method::GET, "/v1/messages?direction=out", None)
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 5);
+    let (_, credits) = h.admin(Method::GET, "/v1/credits", None).await;
+    assert_eq!(credits["balance"], 0);
+    let h = std::sync::Arc::into_inner(h).unwrap();
+    h.stop().await;
+}
+
+async fn a_database_error_on_one_send_in_a_burst_fails_only_that_send(db: Db) {
+    use sqlx::Executor;
+    let Some(h) = Harness::start(db, fast_config()).await else {
+        return;
+    };
+    // The database itself refuses any message whose content says "poison".
+    let pool = sqlx::AnyPool::connect(&h.database_url).await.unwrap();
+    match db {
+        Db::Sqlite => {
+            pool.execute("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+                .await
+                .unwrap();
+        }
+        Db::Postgres => {
+            pool.execute("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.content LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+                .await
+                .unwrap();
+            pool.execute("CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()")
+                .await
+                .unwrap();
+        }
+    }
+    pool.close().await;
+    let dev = h.create_device("offline").await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (h, dev) = (h.clone(), dev.clone());
+        let text = if i == 7 {
+            "poison".to_string()
+        } else {
+            format!("n{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            h.admin(
+                Method::POST,
+                &format!("/v1/devices/{dev}/messages"),
+                Some(json!({ "to": "628111222333", "text": text })),
+            )
+            .await
+        }));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            StatusCode::ACCEPTED => {
+                assert_eq!(
+                    h.message(v["id"].as_str().unwrap()).await["status"],
+                    "queued"
+                );
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => refused += 1,
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(refused, 1);
+    let (_, log) = h
+        .admin(Method::GET, "/v1/messages?direction=out&limit=50", None)
+        .await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 19);
+    let h = std::sync::Arc::into_inner(h).unwrap();
+    h.stop().await;
+}
+
 both_backends!(
     accepted_message_is_stored_sent_then_follows_receipts,
     a_receipt_that_overtakes_the_send_marks_it_sent_then_delivered_once,
@@ -611,4 +806,8 @@ both_backends!(
     inbound_messages_are_logged_once,
     message_log_paginates_and_filters,
     structured_contents_reach_the_transport,
+    after_a_restart_the_in_flight_send_repeats_with_its_id_and_acked_ones_stay_sent,
+    concurrent_sends_are_each_committed_and_answered_as_stored,
+    a_refused_send_in_a_burst_does_not_fail_its_neighbours,
+    a_database_error_on_one_send_in_a_burst_fails_only_that_send,
 );

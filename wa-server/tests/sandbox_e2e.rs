@@ -11,255 +11,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::{get, post};
-use common::{ADMIN, Db, fast_config, fresh_database};
+use common::sandbox::{APP_SCOPES, SandboxGateway as Gateway};
+use common::{ADMIN, Db, fast_config};
 use prost::Message as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use wa_sandbox::{Jid, Phone, Sandbox, SandboxConfig};
-use wa_server::{
-    ClientTransport, ClientTransportConfig, Config, DeviceTransport, RunningServer, Server,
-};
-
-struct Gateway {
-    base: String,
-    http: reqwest::Client,
-    server: Option<RunningServer>,
-    transport: Arc<ClientTransport>,
-    sandbox: Sandbox,
-    database_url: String,
-    _dir: TempDir,
-}
-
-/// A directory removed at the end of the test.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir() -> TempDir {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "wasap-e2e-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-impl Gateway {
-    async fn start(db: Db, config: Config) -> Option<Gateway> {
-        let database_url = fresh_database(db).await?;
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        Some(Gateway::start_on(database_url, sandbox, temp_dir(), config).await)
-    }
-
-    /// Stops the gateway and its clients and starts a new one on the same database, device
-    /// stores and sandbox.
-    async fn restart(mut self, config: Config) -> Gateway {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
-        self.transport.shutdown().await;
-        let Gateway {
-            sandbox,
-            database_url,
-            _dir,
-            ..
-        } = self;
-        Gateway::start_on(database_url, sandbox, _dir, config).await
-    }
-
-    async fn start_on(
-        database_url: String,
-        sandbox: Sandbox,
-        dir: TempDir,
-        config: Config,
-    ) -> Gateway {
-        let mut tc = ClientTransportConfig::new(dir.0.join("devices"));
-        tc.ws_url = Some(sandbox.ws_url());
-        tc.root_key = Some(sandbox.root_public_key());
-        let transport = Arc::new(ClientTransport::new(tc));
-        let server = Server::builder()
-            .database_url(database_url.clone())
-            .listen("127.0.0.1:0".parse().unwrap())
-            .admin_key(ADMIN)
-            .config(config)
-            .transport(transport.clone())
-            .build()
-            .await
-            .unwrap()
-            .spawn()
-            .await
-            .unwrap();
-        Gateway {
-            base: server.url(),
-            http: reqwest::Client::new(),
-            server: Some(server),
-            transport,
-            sandbox,
-            database_url,
-            _dir: dir,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
-        self.transport.shutdown().await;
-        if let Some(name) = self
-            .database_url
-            .strip_prefix("postgres://postgres@127.0.0.1:5432/")
-            && let Ok(admin) = sqlx::AnyPool::connect(common::PG_ADMIN_URL).await
-        {
-            use sqlx::Executor;
-            let _ = admin
-                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await;
-            admin.close().await;
-        }
-        self.sandbox.shutdown().await;
-    }
-
-    async fn call(
-        &self,
-        key: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(key);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// A non-admin key with the everyday scopes.
-    async fn key(&self) -> String {
-        let (s, v) = self
-            .call(
-                ADMIN,
-                Method::POST,
-                "/v1/keys",
-                Some(json!({
-                    "name": "app",
-                    "scopes": ["devices:read", "devices:write", "messages:send", "messages:read", "webhooks:write"],
-                })),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["key"].as_str().unwrap().to_string()
-    }
-
-    async fn create_device(&self, key: &str) -> String {
-        let (s, v) = self
-            .call(
-                key,
-                Method::POST,
-                "/v1/devices",
-                Some(json!({ "name": "shop" })),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    async fn device(&self, key: &str, id: &str) -> Value {
-        self.call(key, Method::GET, &format!("/v1/devices/{id}"), None)
-            .await
-            .1
-    }
-
-    async fn wait_device(&self, key: &str, id: &str, status: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let d = self.device(key, id).await;
-            if d["status"] == status {
-                return d;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "device never became {status}: {d}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_message(&self, key: &str, id: &str, status: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let (_, m) = self
-                .call(key, Method::GET, &format!("/v1/messages/{id}"), None)
-                .await;
-            if m["status"] == status {
-                return m;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "message never became {status}: {m}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Connects the device, reads its QR over HTTP and lets `phone` scan it.
-    async fn link_by_qr(&self, key: &str, id: &str, phone: &Phone) {
-        let (s, v) = self
-            .call(
-                key,
-                Method::POST,
-                &format!("/v1/devices/{id}/connect"),
-                None,
-            )
-            .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let qr = loop {
-            let (s, v) = self
-                .call(key, Method::GET, &format!("/v1/devices/{id}/qr"), None)
-                .await;
-            if s == StatusCode::OK {
-                assert_eq!(v["status"], "qr_waiting", "{v}");
-                break v["qr"].as_str().unwrap().to_string();
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no QR: {v}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(qr.contains("2@"), "{qr}");
-        phone.scan_qr(&qr).await.unwrap();
-        let d = self.wait_device(key, id, "online").await;
-        assert_eq!(d["phone"], phone.number());
-    }
-
-    async fn send(&self, key: &str, device: &str, body: Value) -> String {
-        let (s, v) = self
-            .call(
-                key,
-                Method::POST,
-                &format!("/v1/devices/{device}/messages"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-}
+use wa_sandbox::Jid;
+use wa_server::DeviceTransport;
 
 async fn serve(app: Router) -> std::net::SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -272,7 +30,7 @@ async fn text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webh
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let key = g.key().await;
+    let key = g.key(APP_SCOPES).await;
     let hooks: Arc<Mutex<Vec<Value>>> = Arc::default();
     let got = hooks.clone();
     let hook_addr = serve(Router::new().route(
@@ -298,8 +56,8 @@ async fn text_goes_out_with_receipts_and_the_echo_comes_back_as_inbound_and_webh
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 
-    let owner = g.sandbox.create_phone("6281200000001").await.unwrap();
-    let contact = g.sandbox.create_phone("6281100000001").await.unwrap();
+    let owner = g.sandbox().create_phone("6281200000001").await.unwrap();
+    let contact = g.sandbox().create_phone("6281100000001").await.unwrap();
     contact.set_echo(true);
     let dev = g.create_device(&key).await;
     g.link_by_qr(&key, &dev, &owner).await;
@@ -387,8 +145,8 @@ async fn image_by_url_reaches_the_phone_with_caption_and_hash(db: Db) {
     let Some(g) = Gateway::start(db, config).await else {
         return;
     };
-    let owner = g.sandbox.create_phone("6281200000002").await.unwrap();
-    let contact = g.sandbox.create_phone("6281100000002").await.unwrap();
+    let owner = g.sandbox().create_phone("6281200000002").await.unwrap();
+    let contact = g.sandbox().create_phone("6281100000002").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &owner).await;
     let id = g
@@ -438,7 +196,7 @@ async fn pairing_code_links_the_device_to_that_number(db: Db) {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 
-    let phone = g.sandbox.create_phone("6281200000003").await.unwrap();
+    let phone = g.sandbox().create_phone("6281200000003").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     let (s, v) = g
         .call(
@@ -470,11 +228,11 @@ async fn logout_and_delete_unlink_the_device_from_the_phone(db: Db) {
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let phone = g.sandbox.create_phone("6281200000004").await.unwrap();
+    let phone = g.sandbox().create_phone("6281200000004").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &phone).await;
     let user: Jid = phone.jid();
-    assert_eq!(g.sandbox.devices(&user).len(), 2);
+    assert_eq!(g.sandbox().devices(&user).len(), 2);
     let (s, v) = g
         .call(
             ADMIN,
@@ -485,20 +243,24 @@ async fn logout_and_delete_unlink_the_device_from_the_phone(db: Db) {
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     g.wait_device(ADMIN, &dev, "logged_out").await;
-    assert_eq!(g.sandbox.devices(&user).len(), 1, "only the phone is left");
+    assert_eq!(
+        g.sandbox().devices(&user).len(),
+        1,
+        "only the phone is left"
+    );
     assert!(
         !g.transport.store_path(&dev).exists(),
         "the device store is gone"
     );
     // Linking again works after a logout.
     g.link_by_qr(ADMIN, &dev, &phone).await;
-    assert_eq!(g.sandbox.devices(&user).len(), 2);
+    assert_eq!(g.sandbox().devices(&user).len(), 2);
     // Deleting a linked device unlinks it too.
     let (s, v) = g
         .call(ADMIN, Method::DELETE, &format!("/v1/devices/{dev}"), None)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
-    assert_eq!(g.sandbox.devices(&user).len(), 1);
+    assert_eq!(g.sandbox().devices(&user).len(), 1);
     assert!(!g.transport.store_path(&dev).exists());
     g.stop().await;
 }
@@ -507,8 +269,8 @@ async fn offline_device_keeps_messages_queued_until_it_reconnects(db: Db) {
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let phone = g.sandbox.create_phone("6281200000005").await.unwrap();
-    let contact = g.sandbox.create_phone("6281100000003").await.unwrap();
+    let phone = g.sandbox().create_phone("6281200000005").await.unwrap();
+    let contact = g.sandbox().create_phone("6281100000003").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &phone).await;
     g.transport.disconnect(&dev).await.unwrap();
@@ -550,8 +312,8 @@ async fn linked_devices_reconnect_by_themselves_after_a_gateway_restart(db: Db) 
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let phone = g.sandbox.create_phone("6281200000006").await.unwrap();
-    let contact = g.sandbox.create_phone("6281100000001").await.unwrap();
+    let phone = g.sandbox().create_phone("6281200000006").await.unwrap();
+    let contact = g.sandbox().create_phone("6281100000001").await.unwrap();
     contact.set_echo(true);
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &phone).await;
@@ -559,7 +321,7 @@ async fn linked_devices_reconnect_by_themselves_after_a_gateway_restart(db: Db) 
     // No QR this time: the stored credentials log in again.
     let d = g.wait_device(ADMIN, &dev, "online").await;
     assert_eq!(d["phone"], "6281200000006");
-    assert_eq!(g.sandbox.devices(&phone.jid()).len(), 2);
+    assert_eq!(g.sandbox().devices(&phone.jid()).len(), 2);
     let id = g
         .send(
             ADMIN,
@@ -576,8 +338,8 @@ async fn inbound_media_carries_type_caption_metadata_quote_and_mentions(db: Db) 
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let owner = g.sandbox.create_phone("6281200000007").await.unwrap();
-    let friend = g.sandbox.create_phone("6281100000002").await.unwrap();
+    let owner = g.sandbox().create_phone("6281200000007").await.unwrap();
+    let friend = g.sandbox().create_phone("6281100000002").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &owner).await;
     let image = MessageContent::Image(Image {
@@ -631,37 +393,8 @@ async fn inbound_media_carries_type_caption_metadata_quote_and_mentions(db: Db) 
 }
 
 async fn demo_mode_links_by_qr_and_by_code_by_itself_and_contacts_echo(db: Db) {
-    let Some(database_url) = fresh_database(db).await else {
+    let Some(g) = Gateway::start_demo(db).await else {
         return;
-    };
-    let demo = Arc::new(wa_server::Demo::start().await.unwrap());
-    let dir = temp_dir();
-    let mut tc = ClientTransportConfig::new(dir.0.join("devices"));
-    tc.ws_url = Some(demo.ws_url());
-    tc.root_key = Some(demo.root_key());
-    tc.auto_linker = Some(Arc::new(wa_server::DemoLinker(demo.clone())));
-    let transport = Arc::new(ClientTransport::new(tc));
-    let server = Server::builder()
-        .database_url(database_url.clone())
-        .listen("127.0.0.1:0".parse().unwrap())
-        .admin_key(ADMIN)
-        .config(fast_config())
-        .transport(transport.clone())
-        .build()
-        .await
-        .unwrap()
-        .spawn()
-        .await
-        .unwrap();
-    // Reuse the helpers; the sandbox slot holds an unused sandbox.
-    let g = Gateway {
-        base: server.url(),
-        http: reqwest::Client::new(),
-        server: Some(server),
-        transport,
-        sandbox: Sandbox::start(SandboxConfig::default()).await.unwrap(),
-        database_url,
-        _dir: dir,
     };
     let by_qr = g.create_device(ADMIN).await;
     let (s, v) = g
@@ -728,14 +461,14 @@ async fn a_read_receipt_from_the_recipients_client_marks_the_message_read(db: Db
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let owner = g.sandbox.create_phone("6281200000008").await.unwrap();
+    let owner = g.sandbox().create_phone("6281200000008").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &owner).await;
     // The recipient reads on a linked wa-client device of their own.
-    let friend = g.sandbox.create_phone("6281100000008").await.unwrap();
+    let friend = g.sandbox().create_phone("6281100000008").await.unwrap();
     let reader = wa_client::Client::builder(wa_client::MemoryStore::new())
-        .ws_url(g.sandbox.ws_url())
-        .root_key(g.sandbox.root_public_key())
+        .ws_url(g.sandbox().ws_url())
+        .root_key(g.sandbox().root_public_key())
         .build();
     let mut events = reader.events();
     reader.connect().await.unwrap();
@@ -784,10 +517,10 @@ async fn a_read_receipt_from_the_recipients_client_marks_the_message_read(db: Db
 /// A wa-client linked to a fresh account `number` on the sandbox (another WhatsApp user).
 async fn linked_client(g: &Gateway, number: &str) -> (wa_client::Client, wa_client::EventStream) {
     use futures_util::StreamExt;
-    let phone = g.sandbox.create_phone(number).await.unwrap();
+    let phone = g.sandbox().create_phone(number).await.unwrap();
     let client = wa_client::Client::builder(wa_client::MemoryStore::new())
-        .ws_url(g.sandbox.ws_url())
-        .root_key(g.sandbox.root_public_key())
+        .ws_url(g.sandbox().ws_url())
+        .root_key(g.sandbox().root_public_key())
         .build();
     let mut events = client.events();
     client.connect().await.unwrap();
@@ -812,7 +545,7 @@ async fn received_media_downloads_through_the_gateway_url_byte_for_byte(db: Db) 
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let owner = g.sandbox.create_phone("6281200000009").await.unwrap();
+    let owner = g.sandbox().create_phone("6281200000009").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &owner).await;
     let (sender, _events) = linked_client(&g, "6281100000009").await;
@@ -879,9 +612,9 @@ async fn group_membership_changes_become_group_participants_events(db: Db) {
     let Some(g) = Gateway::start(db, fast_config()).await else {
         return;
     };
-    let owner = g.sandbox.create_phone("6281200000010").await.unwrap();
-    g.sandbox.create_phone("6281100000010").await.unwrap();
-    g.sandbox.create_phone("6281100000011").await.unwrap();
+    let owner = g.sandbox().create_phone("6281200000010").await.unwrap();
+    g.sandbox().create_phone("6281100000010").await.unwrap();
+    g.sandbox().create_phone("6281100000011").await.unwrap();
     let dev = g.create_device(ADMIN).await;
     g.link_by_qr(ADMIN, &dev, &owner).await;
     let (s, group) = g

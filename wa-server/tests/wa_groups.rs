@@ -4,162 +4,14 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use common::{ADMIN, Db, fast_config, fresh_database};
+use common::sandbox::SandboxGateway;
+use common::{ADMIN, Db};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use wa_server::{ClientTransport, ClientTransportConfig, Demo, DemoLinker, RunningServer, Server};
 
 const ANI: &str = "6281100000001";
 const BUDI: &str = "6281100000002";
 const CITRA: &str = "6281100000003";
-
-struct DemoGateway {
-    base: String,
-    http: reqwest::Client,
-    server: Option<RunningServer>,
-    transport: Arc<ClientTransport>,
-    demo: Arc<Demo>,
-    database_url: String,
-    dir: std::path::PathBuf,
-}
-
-impl DemoGateway {
-    async fn start(db: Db) -> Option<DemoGateway> {
-        let database_url = fresh_database(db).await?;
-        let demo = Arc::new(Demo::start().await.unwrap());
-        let dir = std::env::temp_dir().join(format!(
-            "wasap-groups-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        let mut tc = ClientTransportConfig::new(dir.join("devices"));
-        tc.ws_url = Some(demo.ws_url());
-        tc.root_key = Some(demo.root_key());
-        tc.auto_linker = Some(Arc::new(DemoLinker(demo.clone())));
-        let transport = Arc::new(ClientTransport::new(tc));
-        let server = Server::builder()
-            .database_url(database_url.clone())
-            .listen("127.0.0.1:0".parse().unwrap())
-            .admin_key(ADMIN)
-            .config(fast_config())
-            .transport(transport.clone())
-            .build()
-            .await
-            .unwrap()
-            .spawn()
-            .await
-            .unwrap();
-        Some(DemoGateway {
-            base: server.url(),
-            http: reqwest::Client::new(),
-            server: Some(server),
-            transport,
-            demo,
-            database_url,
-            dir,
-        })
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
-        self.transport.shutdown().await;
-        self.demo.shutdown().await;
-        if let Some(name) = self
-            .database_url
-            .strip_prefix("postgres://postgres@127.0.0.1:5432/")
-            && let Ok(admin) = sqlx::AnyPool::connect(common::PG_ADMIN_URL).await
-        {
-            use sqlx::Executor;
-            let _ = admin
-                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await;
-            admin.close().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
-    async fn call(
-        &self,
-        key: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(key);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn key(&self, scopes: &[&str]) -> String {
-        let (s, v) = self
-            .call(
-                ADMIN,
-                Method::POST,
-                "/v1/keys",
-                Some(json!({ "name": "app", "scopes": scopes })),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["key"].as_str().unwrap().to_string()
-    }
-
-    async fn create_device(&self) -> String {
-        let (s, v) = self
-            .call(
-                ADMIN,
-                Method::POST,
-                "/v1/devices",
-                Some(json!({ "name": "shop" })),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// A device the demo phone linked; returns (id, its phone number).
-    async fn online_device(&self) -> (String, String) {
-        let id = self.create_device().await;
-        let (s, v) = self
-            .call(
-                ADMIN,
-                Method::POST,
-                &format!("/v1/devices/{id}/connect"),
-                None,
-            )
-            .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let (_, d) = self
-                .call(ADMIN, Method::GET, &format!("/v1/devices/{id}"), None)
-                .await;
-            if d["status"] == "online" {
-                return (id, d["phone"].as_str().unwrap().to_string());
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "device never came online: {d}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 fn user(number: &str) -> String {
     format!("{number}@s.whatsapp.net")
@@ -177,11 +29,11 @@ fn member_jids(group: &Value) -> Vec<String> {
 }
 
 async fn groups_are_created_listed_read_changed_and_left(db: Db) {
-    let Some(g) = DemoGateway::start(db).await else {
+    let Some(g) = SandboxGateway::start_demo(db).await else {
         return;
     };
     let key = g.key(&["devices:read", "devices:write"]).await;
-    let (dev, own) = g.online_device().await;
+    let (dev, own) = g.demo_device().await;
     let base = format!("/v1/devices/{dev}/groups");
 
     let (s, created) = g
@@ -271,12 +123,12 @@ async fn groups_are_created_listed_read_changed_and_left(db: Db) {
 }
 
 async fn group_requests_are_checked_before_they_reach_whatsapp(db: Db) {
-    let Some(g) = DemoGateway::start(db).await else {
+    let Some(g) = SandboxGateway::start_demo(db).await else {
         return;
     };
     let sender = g.key(&["messages:send"]).await;
     let writer = g.key(&["devices:read", "devices:write"]).await;
-    let offline = g.create_device().await;
+    let offline = g.create_device(ADMIN).await;
     let base = format!("/v1/devices/{offline}/groups");
 
     let (s, v) = g.call(&sender, Method::GET, &base, None).await;

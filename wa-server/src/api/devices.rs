@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 use super::{check_len, ts};
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::util::{new_id, now_ms};
 
@@ -248,12 +248,26 @@ pub async fn logout(
     Ok((StatusCode::ACCEPTED, Json(load(&st, &p, &id).await?)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QrQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /v1/devices/{id}/qr`: the latest QR code as JSON (`format=json`, the default), or as
+/// an image to show as is (`format=svg` or `format=png`).
 pub async fn qr(
     State(st): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<QrQuery>,
+) -> Result<Response, ApiError> {
     p.require("devices:write")?;
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !["json", "svg", "png"].contains(&format.as_str()) {
+        return Err(ApiError::field("format", "must be json, svg or png"));
+    }
     let status = device_status(&st, &p, &id).await?;
     let qr = st
         .qr
@@ -261,18 +275,42 @@ pub async fn qr(
         .unwrap_or_else(|p| p.into_inner())
         .get(&id)
         .cloned();
-    match qr {
-        Some((code, at)) => Ok(Json(
-            json!({ "qr": code, "created_at": ts(Some(at)), "status": status }),
-        )),
-        None if status == "online" => Err(ApiError::conflict(
-            "the device is already linked and online",
-        )),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no QR code yet; connect the device first",
-        )),
+    let Some((code, at)) = qr else {
+        return Err(if status == "online" {
+            ApiError::conflict("the device is already linked and online")
+        } else {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no QR code yet; connect the device first",
+            )
+        });
+    };
+    let image = |kind: &'static str, bytes: Option<Vec<u8>>| {
+        let bytes =
+            bytes.ok_or_else(|| ApiError::internal("the QR payload does not fit a QR code"))?;
+        // A QR code is valid for seconds: never cache it.
+        Ok::<_, ApiError>(
+            (
+                [
+                    (header::CONTENT_TYPE, kind),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                bytes,
+            )
+                .into_response(),
+        )
+    };
+    match format.as_str() {
+        "svg" => image(
+            "image/svg+xml",
+            crate::qr_image::svg(&code).map(String::into_bytes),
+        ),
+        "png" => image("image/png", crate::qr_image::png(&code)),
+        _ => Ok(
+            Json(json!({ "qr": code, "created_at": ts(Some(at)), "status": status }))
+                .into_response(),
+        ),
     }
 }
 

@@ -169,6 +169,8 @@ pub async fn update(
             .execute(&st.db.pool)
             .await?
     };
+    // The next request with this key reads the new state.
+    st.key_cache.forget_all();
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("key"));
     }
@@ -191,6 +193,8 @@ pub async fn revoke(
             .bind(now_ms())
             .execute(&st.db.pool)
             .await?;
+    // Even when nothing changed here: the next request re-reads every key.
+    st.key_cache.forget_all();
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("key"));
     }

@@ -15,7 +15,8 @@ mod inproc;
 mod keys;
 mod messages;
 mod overview;
-mod qr;
+// Also draws the API's `GET /v1/devices/{id}/qr?format=svg`.
+pub(crate) mod qr;
 mod session;
 mod webhooks;
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sandbox;
+
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
