@@ -134,8 +134,69 @@ impl Db {
         Ok(())
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), waiting up to the busy timeout for it: a deferred transaction that
+    /// reads first and writes later fails with "database is locked" at once, without waiting,
+    /// when another writer committed in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader-then-writer transaction that starts while another writer holds the lock
+    /// waits for it (busy timeout) instead of failing with "database is locked".
+    #[tokio::test]
+    async fn write_transactions_on_sqlite_wait_for_the_lock_instead_of_failing() {
+        let dir = std::env::temp_dir().join(format!(
+            "wasap-db-lock-{}-{}",
+            std::process::id(),
+            crate::util::new_id("t")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&sqlite_url_in(&dir)).await.unwrap();
+        let mut first = db.begin_write().await.unwrap();
+        sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'events'")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        let second = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin_write().await?;
+                let (v,): (i64,) =
+                    sqlx::query_as("SELECT value FROM counters WHERE name = 'events'")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                sqlx::query("UPDATE counters SET value = $1 WHERE name = 'events'")
+                    .bind(v + 1)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<i64, sqlx::Error>(v)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.commit().await.unwrap();
+        let seen = second.await.unwrap().expect("the second writer waited");
+        assert_eq!(seen, 1, "the second writer read after the first committed");
+        let (v,): (i64,) = sqlx::query_as("SELECT value FROM counters WHERE name = 'events'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(v, 2);
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -123,7 +123,7 @@ pub async fn apply_transport_event(
     state: &AppState,
     event: TransportEvent,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let now = now_ms();
     let mut wake_device = None;
     let pos = match event {
@@ -344,15 +344,82 @@ pub async fn run_transport_events(
             },
             _ = state.stopped() => break,
         };
-        // Retry a few times on database trouble; a report must not be dropped silently.
-        for attempt in 0..5u32 {
+        // A report must not be lost: transient database trouble (a busy SQLite file, a lost
+        // connection, a serialization failure) is retried until it passes or the gateway
+        // stops; anything else is retried a few times and then logged as an error.
+        let mut attempt = 0u32;
+        loop {
             match apply_transport_event(&state, ev.clone()).await {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, attempt, "applying transport event failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    attempt += 1;
+                    let transient = is_transient(&e);
+                    if !transient && attempt >= 5 {
+                        tracing::error!(error = %e, event = %describe(&ev), "transport event could not be stored");
+                        break;
+                    }
+                    tracing::warn!(error = %e, attempt, transient, "applying transport event failed");
+                    let wait = std::time::Duration::from_millis(100u64 << attempt.min(5));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = state.stopped() => return,
+                    }
                 }
             }
         }
+    }
+}
+
+/// Whether a database error may pass on a retry: lock contention, serialization failures,
+/// deadlocks and connection trouble.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            // SQLite SQLITE_BUSY (5) / SQLITE_LOCKED (6) and their extended codes;
+            // PostgreSQL serialization failure, deadlock and connection classes.
+            let sqlite_busy = code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy || code == "40001" || code == "40P01" || code.starts_with("08")
+        }
+        _ => false,
+    }
+}
+
+/// What a transport event is about, without message contents (for logs).
+fn describe(ev: &TransportEvent) -> String {
+    match ev {
+        TransportEvent::Status {
+            device_id, status, ..
+        } => format!("status {} of {device_id}", status.as_str()),
+        TransportEvent::Receipt {
+            device_id,
+            wa_message_id,
+            ..
+        } => format!("receipt for {wa_message_id} on {device_id}"),
+        TransportEvent::Qr { device_id, .. } => format!("qr of {device_id}"),
+        TransportEvent::Inbound { device_id, message } => {
+            format!("inbound {} on {device_id}", message.wa_message_id)
+        }
+        TransportEvent::GroupParticipants {
+            device_id, group, ..
+        } => format!("group change of {group} on {device_id}"),
+        #[allow(unreachable_patterns)]
+        _ => "other".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_and_pool_timeouts_are_transient_but_decode_errors_are_not() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(std::io::Error::other(
+            "reset"
+        ))));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("x".into())));
     }
 }

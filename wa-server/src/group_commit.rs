@@ -155,7 +155,7 @@ async fn in_one_transaction(
     messages: &[Pending],
 ) -> Result<Vec<Result<QueuedMessage, ApiError>>, sqlx::Error> {
     let devices = existing_devices(st, messages).await?;
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     let mut outcomes: Vec<Option<Result<QueuedMessage, ApiError>>> =
         Vec::with_capacity(messages.len());
     let mut rows = Vec::with_capacity(messages.len());
@@ -195,7 +195,7 @@ async fn alone(st: &AppState, p: &Pending) -> Result<QueuedMessage, ApiError> {
     if !sending::device_exists_db(st, &p.msg.device_id).await? {
         return Err(ApiError::not_found("device"));
     }
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     let q = sending::insert_ref(st, &mut tx, &p.msg, &p.notes)
         .await
         .map_err(|e| match e {

@@ -219,7 +219,7 @@ async fn provision_admin_key(
                 "the admin key must be at least 16 characters".into(),
             ));
         }
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin_write().await?;
         sqlx::query("DELETE FROM api_keys WHERE id = $1")
             .bind(ADMIN_KEY_ID)
             .execute(&mut *tx)

@@ -224,7 +224,7 @@ async fn fail(
     device_id: &str,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let now = now_ms();
     let done = sqlx::query(
         "UPDATE messages SET status = 'failed', failure_reason = $2, updated_at = $3 WHERE id = $1 AND status = 'queued'",
@@ -341,7 +341,7 @@ async fn step(state: &AppState, device_id: &str) -> Result<Step, sqlx::Error> {
     let now = now_ms();
     match result {
         Ok(()) => {
-            let mut tx = state.db.pool.begin().await?;
+            let mut tx = state.db.begin_write().await?;
             let done = sqlx::query(
                 "UPDATE messages SET status = 'sent', sent_at = $2, attempts = $3, updated_at = $2 WHERE id = $1 AND status = 'queued'",
             )

@@ -213,7 +213,7 @@ pub async fn enqueue_annotated(
         return Err(ApiError::not_found("device"));
     }
     let device_id = msg.device_id.clone();
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     let queued = insert_annotated(st, &mut tx, msg, notes).await?;
     let (status, body) = render(&queued);
     let mut raced = false;

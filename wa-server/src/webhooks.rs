@@ -293,7 +293,7 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: Due) -> Result<(),
         ),
     };
     let now = now_ms();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     sqlx::query("INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(new_id("att"))
         .bind(&d.id)

@@ -181,7 +181,7 @@ pub async fn create(
     }
     let broadcast_id = new_id("bc");
     let mut accepted = Vec::with_capacity(rows.len());
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     for (id, name, phone, email, notes) in rows {
         let r = Recipient {
             id,

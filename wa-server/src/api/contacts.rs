@@ -180,7 +180,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require("contacts:write")?;
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     sqlx::query("DELETE FROM contact_group_members WHERE contact_id = $1")
         .bind(&id)
         .execute(&mut *tx)
@@ -278,7 +278,7 @@ pub async fn create_group(
     }
     let id = new_id("grp");
     let now = now_ms();
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     sqlx::query("INSERT INTO contact_groups (id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
         .bind(&id)
         .bind(&name)
@@ -333,7 +333,7 @@ pub async fn update_group(
         check_len("description", d, 0, 2000)?;
     }
     let now = now_ms();
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     sqlx::query("UPDATE contact_groups SET name = COALESCE($2, name), description = COALESCE($3, description), updated_at = $4 WHERE id = $1")
         .bind(&id)
         .bind(b.name)
@@ -359,7 +359,7 @@ pub async fn remove_group(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     p.require("contacts:write")?;
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     sqlx::query("DELETE FROM contact_group_members WHERE group_id = $1")
         .bind(&id)
         .execute(&mut *tx)
@@ -383,7 +383,7 @@ pub async fn add_member(
     p.require("contacts:write")?;
     load_group(&st, &id).await?;
     load_contact(&st, &contact_id).await?;
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     add_members(&mut tx, &id, &[contact_id], now_ms()).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -135,7 +135,7 @@ pub async fn grant(
     if let Some(n) = &b.note {
         super::check_len("note", n, 0, 500)?;
     }
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     let balances = credits::grant(
         &mut tx,
         bucket,

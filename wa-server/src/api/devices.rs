@@ -63,7 +63,7 @@ pub async fn create(
     check_len("name", &body.value.name, 1, 100)?;
     let id = new_id("dev");
     let now = now_ms();
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     let number = next_number(&mut tx).await?;
     sqlx::query("INSERT INTO devices (id, number, name, status, event_seq, created_at, updated_at) VALUES ($1, $2, $3, 'created', 0, $4, $4)")
         .bind(&id)
@@ -101,7 +101,7 @@ pub(crate) async fn number_of(st: &AppState, device_id: &str) -> Result<Option<i
         None => Ok(None),
         Some((Some(n),)) => Ok(Some(n)),
         Some((None,)) => {
-            let mut tx = st.db.pool.begin().await?;
+            let mut tx = st.db.begin_write().await?;
             let n = next_number(&mut tx).await?;
             sqlx::query("UPDATE devices SET number = $2 WHERE id = $1 AND number IS NULL")
                 .bind(device_id)

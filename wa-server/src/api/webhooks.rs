@@ -284,7 +284,7 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     p.require("webhooks:write")?;
     owned(&st, &p, &id).await?;
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     sqlx::query("DELETE FROM webhooks WHERE id = $1")
         .bind(&id)
         .execute(&mut *tx)

@@ -281,7 +281,7 @@ async fn send(
     // (and paid for) or neither.
     let mut contents = vec![StoredContent::Text { text }];
     contents.extend(media);
-    let mut tx = st.db.pool.begin().await.map_err(|e| from_api(e.into()))?;
+    let mut tx = st.db.begin_write().await.map_err(|e| from_api(e.into()))?;
     let mut first = None;
     for content in contents {
         let q = sending::insert(

@@ -345,8 +345,7 @@ async fn fonnte(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value
     let mut send_at = schedule.map(|s| s.max(now)).or(delay.map(|_| now));
     let mut tx = st
         .db
-        .pool
-        .begin()
+        .begin_write()
         .await
         .map_err(|e| from_api(e.into(), ""))?;
     let mut ids = Vec::with_capacity(planned.len());

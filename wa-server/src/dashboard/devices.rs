@@ -81,7 +81,7 @@ async fn rotate_token(d: &Dash, s: &Session, device: &Value) -> Result<String, A
     let (Some(new_id), Some(key)) = (created["id"].as_str(), created["key"].as_str()) else {
         return Err(ApiError::internal("key creation answered without a key"));
     };
-    let mut tx = d.st.db.pool.begin().await?;
+    let mut tx = d.st.db.begin_write().await?;
     let old: Option<(String,)> =
         sqlx::query_as("SELECT key_id FROM device_tokens WHERE device_id = $1")
             .bind(id)

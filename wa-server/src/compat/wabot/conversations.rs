@@ -290,7 +290,7 @@ pub(super) async fn handoff(
     }
     find_conversation(&st, &p, &id).await?;
     let now = now_ms();
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     // Handing off twice keeps the first hand-off time.
     sqlx::query("UPDATE conversations SET status = 'HUMAN', handoff_at = COALESCE(handoff_at, $2), updated_at = $2 WHERE id = $1")
         .bind(&id)

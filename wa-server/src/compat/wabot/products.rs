@@ -194,7 +194,7 @@ pub(super) async fn create_product(
         now,
         now,
     );
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     sqlx::query(&format!(
         "INSERT INTO products ({PRODUCT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
@@ -229,7 +229,7 @@ pub(super) async fn update_product(
     caller(&st, &headers, Some("products:write")).await?;
     let (b, _) = parse::<UpdateProduct>(&headers, body)?;
     let now = now_ms();
-    let mut tx = st.db.pool.begin().await?;
+    let mut tx = st.db.begin_write().await?;
     // Write first: the row lock (PostgreSQL) or write lock (SQLite, where upgrading a read
     // transaction fails when another connection wrote meanwhile) serializes concurrent PATCHes.
     let locked = sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
