@@ -101,6 +101,7 @@ impl ClientBuilder {
                 store: self.store,
                 events: Emitter::default(),
                 conn: Mutex::new(None),
+                draining_handler: Mutex::new(None),
                 pending: Mutex::new(HashMap::new()),
                 id_prefix: format!("{}.{}-", prefix[0], prefix[1]),
                 counter: AtomicU64::new(1),
@@ -142,6 +143,10 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) events: Emitter,
     pub(crate) conn: Mutex<Option<ConnHandle>>,
+    /// The previous connection's handler task when it had not finished its queue by the time
+    /// the connection ended: the next connection's handler waits for it, so stanzas are
+    /// always handled one at a time and in arrival order, across reconnects.
+    pub(crate) draining_handler: Mutex<Option<JoinHandle<()>>>,
     pub(crate) pending: Mutex<HashMap<String, oneshot::Sender<Node>>>,
     id_prefix: String,
     counter: AtomicU64,

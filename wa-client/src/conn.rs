@@ -159,8 +159,12 @@ async fn session(inner: &Arc<Inner>) -> (SessionEnd, bool) {
     // Handler: everything that is not a response, in arrival order.
     let (handler_tx, mut handler_rx) = mpsc::unbounded_channel::<Node>();
     let handler_inner = inner.clone();
-    let handler_task = tokio::spawn(
+    let previous_handler = lock(&inner.draining_handler).take();
+    let mut handler_task = tokio::spawn(
         async move {
+            if let Some(previous) = previous_handler {
+                let _ = previous.await;
+            }
             while let Some(node) = handler_rx.recv().await {
                 crate::recv::handle_node(&handler_inner, node).await;
             }
@@ -243,7 +247,13 @@ async fn session(inner: &Arc<Inner>) -> (SessionEnd, bool) {
         }
         _ => writer_abort.abort(),
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), handler_task).await;
+    if tokio::time::timeout(Duration::from_secs(5), &mut handler_task)
+        .await
+        .is_err()
+    {
+        // Still working through its queue: the next connection's handler goes after it.
+        *lock(&inner.draining_handler) = Some(handler_task);
+    }
     (end, logged_in)
 }
 

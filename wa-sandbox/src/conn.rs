@@ -69,11 +69,16 @@ pub(crate) async fn serve(ws: WebSocket, shared: Arc<Shared>) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
     shared.world().stats.connections_accepted += 1;
     let (tx, mut rx) = mpsc::channel(shared.config.connection_queue.max(8));
-    let handle = ConnHandle { id, tx };
+    let kill = Arc::new(tokio::sync::Notify::new());
+    let handle = ConnHandle {
+        id,
+        tx,
+        kill: kill.clone(),
+    };
     let Some(mut conn) = handshake(ws, shared.clone(), id, &handle).await else {
         return;
     };
-    let result = conn.run(&mut rx).await;
+    let result = conn.run(&mut rx, &kill).await;
     // Detach first, so nothing more is routed to a connection that is closing.
     conn.unregister(&mut rx);
     conn.finish(result).await;
@@ -284,7 +289,11 @@ impl Conn {
             .map_err(|_| Close::Quiet)
     }
 
-    async fn run(&mut self, rx: &mut mpsc::Receiver<Outbound>) -> Result<(), Close> {
+    async fn run(
+        &mut self,
+        rx: &mut mpsc::Receiver<Outbound>,
+        kill: &tokio::sync::Notify,
+    ) -> Result<(), Close> {
         let mut stop = self.shared.shutdown.subscribe();
         let limits = STANZA_LIMITS;
         loop {
@@ -310,9 +319,22 @@ impl Conn {
                 }
                 out = rx.recv() => match out {
                     Some(Outbound::Node(n)) => {
-                        if let Err(e) = self.send(&n).await {
-                            self.unsent = Some(n);
-                            return Err(e);
+                        // A reader that stopped reading blocks the write: the kill (sent when
+                        // its queue overflowed) must still end the connection.
+                        let written = tokio::select! {
+                            r = self.send(&n) => Some(r),
+                            _ = kill.notified() => None,
+                        };
+                        match written {
+                            Some(Ok(())) => {}
+                            Some(Err(e)) => {
+                                self.unsent = Some(n);
+                                return Err(e);
+                            }
+                            None => {
+                                self.unsent = Some(n);
+                                return Err(Close::Quiet);
+                            }
                         }
                     }
                     Some(Outbound::StreamError(code)) => return Err(Close::Protocol(code)),
@@ -327,6 +349,7 @@ impl Conn {
                     Some(Outbound::Drop) | None => return Err(Close::Quiet),
                 },
                 _ = stop.changed() => return Err(Close::Quiet),
+                _ = kill.notified() => return Err(Close::Quiet),
             }
         }
     }
@@ -367,15 +390,14 @@ impl Conn {
                     crate::presence::went_offline(&mut w, number, *device);
                 }
                 rx.close();
-                if let Some(node) = self.unsent.take() {
-                    w.deliver(number, *device, node);
-                }
+                // Oldest first: the stanza whose write failed, then the queue.
+                let mut back: Vec<Node> = self.unsent.take().into_iter().collect();
                 while let Ok(out) = rx.try_recv() {
                     if let Outbound::Node(node) = out {
-                        w.stats.stanzas_routed = w.stats.stanzas_routed.saturating_sub(1);
-                        w.deliver(number, *device, node);
+                        back.push(node);
                     }
                 }
+                w.requeue_front(number, *device, back);
             }
             Peer::Registering => {
                 if let Some(mut reg) = w.registrations.remove(&self.id) {

@@ -115,7 +115,18 @@ impl Fault {
 
     /// Closes the device's connection without a stream error. False when it is offline.
     pub fn drop_connection(&self, device: &Jid) -> bool {
-        self.tell(device, Outbound::Drop)
+        let w = self.shared.world();
+        let Some(number) = w.resolve_user(device) else {
+            return false;
+        };
+        match w.conns.get(&(number, device.device())) {
+            // Not through the queue: a full queue must not keep the connection open.
+            Some(c) => {
+                c.kill.notify_one();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Sends `<stream:error code=…/>` to the device and closes. False when it is offline.

@@ -41,6 +41,9 @@ pub(crate) enum Outbound {
 pub(crate) struct ConnHandle {
     pub id: u64,
     pub tx: mpsc::Sender<Outbound>,
+    /// Closes the connection even when `tx` is full (a stalled reader): a `Drop` message
+    /// could not be queued then, and the socket would stay open while stanzas go elsewhere.
+    pub kill: Arc<tokio::sync::Notify>,
 }
 
 /// One registered (paired) companion device, or a phone's device 0.
@@ -181,6 +184,33 @@ impl World {
     /// Hands `node` to the device's connection, or queues it when the device is offline
     /// (or too slow: its connection is then dropped). Device 0 is the phone: the node is
     /// returned for the caller to pass on outside the lock.
+    /// Puts stanzas that were routed to a connection but never written back at the front of
+    /// the device's offline queue, oldest first (or hands them to the device's new connection
+    /// when it already reconnected).
+    pub fn requeue_front(&mut self, number: &str, device: u16, nodes: Vec<Node>) {
+        if self.conns.contains_key(&(number.to_owned(), device)) {
+            for n in nodes {
+                // Counted once already, when first routed.
+                self.stats.stanzas_routed = self.stats.stanzas_routed.saturating_sub(1);
+                self.deliver(number, device, n);
+            }
+            return;
+        }
+        if let Some(record) = self
+            .accounts
+            .get_mut(number)
+            .and_then(|a| a.devices.get_mut(&device))
+        {
+            for n in nodes.into_iter().rev() {
+                record.offline.push_front(n);
+            }
+            // Over the cap the oldest go, as in `deliver`.
+            while record.offline.len() > MAX_OFFLINE_QUEUE {
+                record.offline.pop_front();
+            }
+        }
+    }
+
     pub fn deliver(&mut self, number: &str, device: u16, node: Node) -> Option<(Phone, Node)> {
         self.stats.stanzas_routed += 1;
         if device == 0 {
@@ -192,9 +222,12 @@ impl World {
                 Ok(()) => return None,
                 Err(mpsc::error::TrySendError::Full(Outbound::Node(n)))
                 | Err(mpsc::error::TrySendError::Closed(Outbound::Node(n))) => {
-                    // Too slow or gone: forget the connection, keep the stanza.
+                    // Too slow or gone: forget the connection and close it, keep the stanza.
+                    // What is still in its queue goes back in front of it when the
+                    // connection unregisters, so the device gets everything in order on
+                    // its next login.
                     if let Some(conn) = self.conns.remove(&key) {
-                        let _ = conn.tx.try_send(Outbound::Drop);
+                        conn.kill.notify_one();
                     }
                     n
                 }

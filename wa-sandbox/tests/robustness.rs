@@ -360,3 +360,80 @@ async fn random_stanza_storms_never_panic_or_disturb_other_clients() {
     assert!(reconnects > 1, "some stanzas were rejected");
     assert!(sandbox.stats().protocol_errors > 0);
 }
+
+/// A companion that stops reading fills its socket and then its outgoing queue. The sandbox
+/// must then close that connection (a queued "close" could not get through a full queue)
+/// and keep every stanza not yet written for the next login, in the order it was routed.
+#[tokio::test]
+async fn a_companion_that_stops_reading_is_closed_and_gets_the_rest_in_order_at_login() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        connection_queue: 8,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let owner = sandbox.create_phone("6281300000011").await.unwrap();
+    let friend = sandbox.create_phone("6281300000012").await.unwrap();
+    let (companion, mut stalled) = paired(&sandbox, &owner).await;
+    stalled
+        .recv_until(|n| n.tag.as_str() == "ib")
+        .await
+        .unwrap();
+    let device = companion.jid.clone().unwrap();
+    let mut sent = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sandbox.is_online(&device) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a companion that reads nothing was never taken offline ({} sent)",
+            sent.len()
+        );
+        for _ in 0..100 {
+            let text = format!("m{} {}", sent.len(), "x".repeat(400));
+            sent.push(friend.send_text(&owner.jid(), &text).await.unwrap());
+        }
+    }
+    // The server must close the socket: reading what it holds ends at once with the close,
+    // not after the test client's 10-second idle timeout.
+    let mut early = Vec::new();
+    let mut last = tokio::time::Instant::now();
+    while let Some(node) = stalled.recv().await {
+        last = tokio::time::Instant::now();
+        if node.tag.as_str() == "message" {
+            early.push(node.attr("id").unwrap().to_owned());
+        }
+    }
+    assert!(
+        last.elapsed() < std::time::Duration::from_secs(5),
+        "the stalled connection was left open"
+    );
+    assert_eq!(
+        early,
+        sent[..early.len()],
+        "the first connection got a prefix"
+    );
+
+    let (mut client, first) = companion.login(&sandbox).await;
+    assert_eq!(first.tag.as_str(), "success", "{first:?}");
+    let mut got = Vec::new();
+    while let Ok(Some(node)) = tokio::time::timeout(
+        std::time::Duration::from_millis(1500),
+        client.recv_until(|n| n.tag.as_str() == "message"),
+    )
+    .await
+    {
+        got.push(node.attr("id").unwrap().to_owned());
+    }
+    // The rest follows in the order the friend sent it, without gaps; the one stanza whose
+    // write was cut off may come again.
+    let start = sent
+        .iter()
+        .position(|id| Some(id) == got.first())
+        .expect("the rest arrives after login");
+    assert!(
+        start == early.len() || start + 1 == early.len(),
+        "resumed at {start}, the first connection had {}",
+        early.len()
+    );
+    assert_eq!(got, sent[start..], "in order and complete");
+}

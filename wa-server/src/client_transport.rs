@@ -325,6 +325,14 @@ impl Pump {
                     reconnecting,
                 } => {
                     qr_shown = false;
+                    if reconnecting
+                        && !matches!(reason, DisconnectReason::RestartRequired)
+                        && ClientTransport::is_paired(&self.client).await
+                    {
+                        self.emit(TransportEvent::Reconnecting {
+                            device_id: self.device_id.clone(),
+                        });
+                    }
                     // LoggedOut reports itself; a restart (stream error 515, e.g. right
                     // after pairing) reconnects at once and is no status change.
                     if matches!(
@@ -372,6 +380,20 @@ impl Pump {
                             kind,
                         });
                     }
+                }
+                Event::UndecryptableMessage { info, error } => {
+                    tracing::warn!(
+                        device_id = %self.device_id,
+                        message_id = %info.id,
+                        sender = %info.sender,
+                        %error,
+                        "undecryptable message; retry receipt sent"
+                    );
+                    self.emit(TransportEvent::DecryptFailed {
+                        device_id: self.device_id.clone(),
+                        wa_message_id: info.id.clone(),
+                        sender: info.sender.to_non_ad().to_string(),
+                    });
                 }
                 Event::GroupUpdate {
                     group,

@@ -123,18 +123,34 @@ pub async fn apply_transport_event(
     state: &AppState,
     event: TransportEvent,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = state.db.begin_write().await?;
-    let now = now_ms();
-    let mut wake_device = None;
-    let pos = match event {
+    // Reports that change no rows are handled without a transaction (on SQLite one would
+    // take the write lock).
+    match &event {
         TransportEvent::Qr { device_id, code } => {
             state
                 .qr
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(device_id, (code, now));
+                .insert(device_id.clone(), (code.clone(), now_ms()));
             return Ok(());
         }
+        TransportEvent::Reconnecting { .. } => {
+            Metrics::inc(&state.metrics.reconnects);
+            return Ok(());
+        }
+        TransportEvent::DecryptFailed { .. } => {
+            Metrics::inc(&state.metrics.decrypt_failures);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut tx = state.db.begin_write().await?;
+    let now = now_ms();
+    let mut wake_device = None;
+    let pos = match event {
+        TransportEvent::Qr { .. }
+        | TransportEvent::Reconnecting { .. }
+        | TransportEvent::DecryptFailed { .. } => return Ok(()),
         TransportEvent::Status {
             device_id,
             status,
@@ -404,6 +420,12 @@ fn describe(ev: &TransportEvent) -> String {
         TransportEvent::GroupParticipants {
             device_id, group, ..
         } => format!("group change of {group} on {device_id}"),
+        TransportEvent::Reconnecting { device_id } => format!("reconnect of {device_id}"),
+        TransportEvent::DecryptFailed {
+            device_id,
+            wa_message_id,
+            ..
+        } => format!("decrypt failure of {wa_message_id} on {device_id}"),
         #[allow(unreachable_patterns)]
         _ => "other".to_string(),
     }

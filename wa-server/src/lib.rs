@@ -302,7 +302,9 @@ async fn count_responses(
     req: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
     let resp = next.run(req).await;
+    st.metrics.http_latency.observe(started.elapsed());
     let class = (resp.status().as_u16() / 100).clamp(1, 5) as usize - 1;
     Metrics::inc(&st.metrics.http_responses[class]);
     resp

@@ -26,12 +26,47 @@ pub struct Metrics {
     pub send_retries: AtomicU64,
     /// Inbound messages stored.
     pub messages_received: AtomicU64,
+    /// Time to answer HTTP requests (headers ready), as a histogram.
+    pub http_latency: LatencyHistogram,
+    /// Connections of linked devices that ended and are being re-established.
+    pub reconnects: AtomicU64,
+    /// Incoming messages that could not be decrypted (a retry receipt was sent for each).
+    pub decrypt_failures: AtomicU64,
     /// Webhook attempts answered 2xx.
     pub webhook_ok: AtomicU64,
     /// Webhook attempts that failed.
     pub webhook_failed: AtomicU64,
     /// Deliveries moved to the dead-letter state.
     pub webhook_dead: AtomicU64,
+}
+
+/// Upper bounds of the latency buckets, in seconds (Prometheus `le`).
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// A fixed-bucket latency histogram updated without locks.
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    /// Observations at or below each bound of [`LATENCY_BUCKETS`] (not cumulative).
+    pub buckets: [AtomicU64; 12],
+    /// All observations.
+    pub count: AtomicU64,
+    /// Sum of all observations, in microseconds.
+    pub sum_micros: AtomicU64,
+}
+
+impl LatencyHistogram {
+    /// Records one observation.
+    pub fn observe(&self, elapsed: std::time::Duration) {
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -116,5 +151,26 @@ impl AppState {
     pub fn events_committed(&self, pos: i64) {
         let _ = self.events.send(pos);
         self.webhook_wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_observations_land_in_the_first_bucket_that_holds_them() {
+        let h = LatencyHistogram::default();
+        h.observe(std::time::Duration::from_micros(500));
+        h.observe(std::time::Duration::from_millis(30));
+        h.observe(std::time::Duration::from_secs(9));
+        let counts: Vec<u64> = h
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(counts, [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(h.count.load(Ordering::Relaxed), 3, "over 5 s only in +Inf");
+        assert_eq!(h.sum_micros.load(Ordering::Relaxed), 9_030_500);
     }
 }

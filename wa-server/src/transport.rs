@@ -245,6 +245,21 @@ pub enum TransportEvent {
         /// The message.
         message: InboundMessage,
     },
+    /// A linked device lost its connection and is reconnecting by itself.
+    Reconnecting {
+        /// Gateway device id.
+        device_id: String,
+    },
+    /// An incoming message could not be decrypted; the transport asked the sender to send it
+    /// again (retry receipt).
+    DecryptFailed {
+        /// Gateway device id.
+        device_id: String,
+        /// WhatsApp id of the message.
+        wa_message_id: String,
+        /// Who sent it.
+        sender: String,
+    },
     /// Members of a group the device is in were added, removed, promoted or demoted (or
     /// left / joined by link).
     GroupParticipants {

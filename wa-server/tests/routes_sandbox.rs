@@ -131,6 +131,23 @@ async fn health_readiness_metrics_and_openapi_need_no_key(db: Db) {
             .find_map(|l| l.strip_prefix("wasap_messages_sent_total "))
             .unwrap_or_else(|| panic!("no sent counter: {metrics}"));
         if sent == "1" {
+            assert!(
+                metrics.contains("wasap_messages{direction=\"out\",status=\"delivered\"} 1"),
+                "{metrics}"
+            );
+            let count: u64 = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("wasap_http_request_duration_seconds_count "))
+                .unwrap_or_else(|| panic!("no latency histogram: {metrics}"))
+                .parse()
+                .unwrap();
+            assert!(count >= 3, "requests so far are timed: {metrics}");
+            assert!(
+                metrics.contains(&format!(
+                    "wasap_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+                )),
+                "{metrics}"
+            );
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{metrics}");
@@ -1258,7 +1275,52 @@ async fn errors_answer_400_401_403_404_409_413_and_429_in_the_error_shape(db: Db
     g.stop().await;
 }
 
+async fn a_dropped_connection_is_counted_as_a_reconnect_and_the_device_comes_back(db: Db) {
+    let Some((g, dev, owner)) = linked(db, fast_config(), "6281300000021").await else {
+        return;
+    };
+    let device_jid = g
+        .sandbox()
+        .devices(&owner.jid())
+        .into_iter()
+        .find(|d| d.device() != 0)
+        .expect("the gateway's companion");
+    assert!(g.sandbox().fault().drop_connection(&device_jid));
+    let metric = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(str::to_owned)
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = g
+            .http
+            .get(format!("{}/metrics", g.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            metric(&text, "wasap_decrypt_failures_total").as_deref(),
+            Some("0"),
+            "{text}"
+        );
+        if metric(&text, "wasap_reconnects_total").as_deref() == Some("1")
+            && g.sandbox().is_online(&device_jid)
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    g.wait_device(ADMIN, &dev, "online").await;
+    g.stop().await;
+}
+
 both_backends!(
+    a_dropped_connection_is_counted_as_a_reconnect_and_the_device_comes_back,
     health_readiness_metrics_and_openapi_need_no_key,
     keys_are_created_listed_disabled_enabled_and_revoked_each_taking_effect_at_once,
     a_device_shows_its_qr_as_text_png_and_svg_links_reconnects_logs_out_and_is_deleted,

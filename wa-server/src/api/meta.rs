@@ -81,6 +81,16 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
         &[(String::new(), m.messages_received.load(Ordering::Relaxed))],
     );
     counter(
+        "wasap_reconnects_total",
+        "Connections of linked devices that dropped and are being re-established.",
+        &[(String::new(), m.reconnects.load(Ordering::Relaxed))],
+    );
+    counter(
+        "wasap_decrypt_failures_total",
+        "Incoming messages that could not be decrypted (a retry receipt asks for them again).",
+        &[(String::new(), m.decrypt_failures.load(Ordering::Relaxed))],
+    );
+    counter(
         "wasap_webhook_attempts_total",
         "Webhook delivery attempts by result.",
         &[
@@ -99,6 +109,31 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
         "Deliveries moved to dead letters.",
         &[(String::new(), m.webhook_dead.load(Ordering::Relaxed))],
     );
+    let h = &m.http_latency;
+    out.push_str("# HELP wasap_http_request_duration_seconds Time to answer HTTP requests (until the response headers).\n# TYPE wasap_http_request_duration_seconds histogram\n");
+    let mut cumulative = 0;
+    for (i, bound) in crate::state::LATENCY_BUCKETS.iter().enumerate() {
+        cumulative += h.buckets[i].load(Ordering::Relaxed);
+        out.push_str(&format!(
+            "wasap_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}\n"
+        ));
+    }
+    let count = h.count.load(Ordering::Relaxed);
+    out.push_str(&format!(
+        "wasap_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\nwasap_http_request_duration_seconds_sum {}\nwasap_http_request_duration_seconds_count {count}\n",
+        h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    let by_status: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT direction, status, COUNT(*) FROM messages GROUP BY direction, status ORDER BY direction, status",
+    )
+    .fetch_all(&st.db.pool)
+    .await?;
+    out.push_str("# HELP wasap_messages Messages in the log by direction and status.\n# TYPE wasap_messages gauge\n");
+    for (d, s, n) in by_status {
+        out.push_str(&format!(
+            "wasap_messages{{direction=\"{d}\",status=\"{s}\"}} {n}\n"
+        ));
+    }
     let queued: Vec<(String, i64)> =
         sqlx::query_as("SELECT device_id, COUNT(*) FROM messages WHERE status = 'queued' GROUP BY device_id ORDER BY device_id")
             .fetch_all(&st.db.pool)
