@@ -426,8 +426,6 @@ fn describe(ev: &TransportEvent) -> String {
             wa_message_id,
             ..
         } => format!("decrypt failure of {wa_message_id} on {device_id}"),
-        #[allow(unreachable_patterns)]
-        _ => "other".to_string(),
     }
 }
 
